@@ -1,0 +1,124 @@
+//! Decode + features + predict, and the whole handler, on Kinesis and DynamoDB batches.
+//!
+//! `cargo bench --bench pipeline`. Sizes: 100 records, and the largest Kinesis batch whose
+//! event fits Lambda's 6 MB payload limit (about 8,900 records of 10 features).
+
+use std::hint::black_box;
+
+use base64::Engine;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use stream_infer::config::Config;
+use stream_infer::features::FeatureSpec;
+use stream_infer::handler::{handle, App};
+use stream_infer::model::Model;
+use stream_infer::pipeline::score;
+use stream_infer::sink::{JsonLinesSink, Sink};
+use stream_infer::source::decode_event;
+
+/// Lambda's limit on an invocation payload.
+const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+fn features(i: usize) -> serde_json::Value {
+    let f = i as f64;
+    serde_json::json!({
+        "age": 20 + i % 60, "sex": 1 + i % 2, "bmi": 18.0 + (f * 0.37) % 20.0,
+        "bp": 70.0 + (f * 1.3) % 60.0, "s1": 120 + i % 180, "s2": 60.0 + (f * 2.1) % 150.0,
+        "s3": 25.0 + (f * 0.9) % 70.0, "s4": 2.0 + (f * 0.11) % 7.0,
+        "s5": 3.3 + (f * 0.013) % 3.0, "s6": 60 + i % 70,
+    })
+}
+
+fn kinesis_record(i: usize) -> serde_json::Value {
+    let mut payload = features(i);
+    payload["id"] = serde_json::json!(format!("patient-{i:06}"));
+    let data = base64::engine::general_purpose::STANDARD.encode(payload.to_string());
+    let seq = format!("49590338271490256608559692538361571095921575989136{i:06}");
+    serde_json::json!({
+        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": format!("patient-{i:06}"),
+            "sequenceNumber": seq, "data": data, "approximateArrivalTimestamp": 1795000000.0 + i as f64},
+        "eventSource": "aws:kinesis", "eventVersion": "1.0",
+        "eventID": format!("shardId-000000000000:{seq}"), "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/stream-infer", "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/stream-infer-input",
+    })
+}
+
+fn dynamodb_record(i: usize) -> serde_json::Value {
+    let mut image = serde_json::Map::new();
+    image.insert(
+        "id".into(),
+        serde_json::json!({"S": format!("patient-{i:06}")}),
+    );
+    for (name, value) in features(i).as_object().unwrap() {
+        image.insert(name.clone(), serde_json::json!({"N": value.to_string()}));
+    }
+    serde_json::json!({
+        "eventID": format!("{i:032x}"), "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"ApproximateCreationDateTime": 1795000000.0, "Keys": {"id": {"S": format!("patient-{i:06}")}},
+            "NewImage": image, "SequenceNumber": format!("{}", 100000000 + i), "SizeBytes": 300,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/input/stream/2026-11-01T00:00:00.000",
+    })
+}
+
+/// An event of `n` records, or as many as fit in the payload limit when `n` is `None`.
+fn event(record: fn(usize) -> serde_json::Value, n: Option<usize>) -> (String, usize) {
+    let mut records = Vec::new();
+    let mut size = r#"{"Records":[]}"#.len();
+    for i in 0.. {
+        if n == Some(i) {
+            break;
+        }
+        let r = record(i).to_string();
+        if n.is_none() && size + r.len() + 1 > PAYLOAD_LIMIT {
+            break;
+        }
+        size += r.len() + 1;
+        records.push(r);
+    }
+    let count = records.len();
+    (format!(r#"{{"Records":[{}]}}"#, records.join(",")), count)
+}
+
+fn bench(c: &mut Criterion) {
+    let model = Model::embedded();
+    let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
+    let config = Config::from_lookup(|_| None).unwrap();
+    let mut app = App::with_model(&config, Model::embedded());
+    app.sink = Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink())));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    let cases = [
+        ("kinesis", event(kinesis_record, Some(100))),
+        ("kinesis", event(kinesis_record, None)),
+        ("dynamodb", event(dynamodb_record, Some(100))),
+        ("dynamodb", event(dynamodb_record, None)),
+    ];
+    let mut group = c.benchmark_group("decode+features+predict");
+    for (source, (text, n)) in &cases {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter(|| black_box(score(decode_event(black_box(text)).unwrap(), &spec, &model)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("handle");
+    for (source, (text, n)) in &cases {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter_batched(
+                || (),
+                |()| runtime.block_on(handle(&app, black_box(text))).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,42 @@
+//! stream-infer: ML inference on Kinesis and DynamoDB Streams batches, as one small Lambda.
+//!
+//! # Codemap
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! event -> decode -> features -> predict (once) -> sink -> outcome -> response
+//! ```
+//!
+//! - [`config`]: every environment variable, parsed once into typed values.
+//! - [`source`]: splits a Lambda event into records and decodes each envelope
+//!   ([`source::kinesis`], [`source::dynamodb`]); per record, never per batch.
+//! - [`features`]: a record's payload -> one row in the model's feature order, or a
+//!   [`source::DecodeError`] that names what was wrong.
+//! - [`model`]: the JSON artifact (metadata, preprocessing, linfa-linear model); load and
+//!   `predict(batch)`.
+//! - [`train`]: CSV -> artifact, deterministic, with held-out metrics.
+//! - [`pipeline`]: decode -> features -> one predict, pure.
+//! - [`sink`]: stdout and the dead-letter path; the only modules that write.
+//! - [`handler`]: the shared entry point of the Lambda and `stream-infer invoke`: runs the
+//!   pipeline, the sinks, and builds the `batchItemFailures` response and the ledger.
+//!
+//! # Architecture invariants
+//!
+//! - **A bad record never fails the invocation.** Decoding yields a value per record; only an
+//!   event that is not a stream event at all is an invocation error.
+//! - **Only sinks and model loading do IO.** Decoding, features and prediction are pure.
+//! - **Every record ends in exactly one place:** written, dead-lettered with a reason, skipped,
+//!   or reported in `batchItemFailures`. [`handler::Handled`] carries that ledger.
+//! - **One predict call per batch.** Valid rows form one contiguous `Array2<f64>`.
+//! - **The model loads once per process**, before the runtime loop, and is validated (format
+//!   version, feature count, content hash) before it serves.
+
+pub mod config;
+pub mod features;
+pub mod handler;
+pub mod model;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
+pub mod train;

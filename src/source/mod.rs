@@ -1,0 +1,374 @@
+//! Stream event decoding: one lenient pass over a Lambda event that yields one value per record.
+//!
+//! The typed `aws_lambda_events` structs reject a whole event when one field of one record is
+//! malformed. Here the event is split into raw records first, and each record's envelope is read
+//! on its own, so a broken record becomes a [`DecodeError`] for that record alone.
+
+pub mod dynamodb;
+pub mod kinesis;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The event source a batch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Kinesis,
+    Dynamodb,
+}
+
+impl Source {
+    /// The `eventSource` value AWS puts on every record.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            Source::Kinesis => "aws:kinesis",
+            Source::Dynamodb => "aws:dynamodb",
+        }
+    }
+
+    fn from_event_source(value: &str) -> Option<Source> {
+        match value {
+            "aws:kinesis" => Some(Source::Kinesis),
+            "aws:dynamodb" => Some(Source::Dynamodb),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Kinesis => "kinesis",
+            Source::Dynamodb => "dynamodb",
+        }
+    }
+}
+
+/// What the envelope says about a record: kept for the sinks, the dead-letter queue and the
+/// response. Borrowed from the event, which outlives the invocation's work.
+#[derive(Debug, Clone, Default)]
+pub struct Meta<'a> {
+    /// Kinesis `sequenceNumber` or DynamoDB `SequenceNumber`: the id Lambda checkpoints on.
+    pub sequence_number: Option<Cow<'a, str>>,
+    /// Kinesis `partitionKey`; for DynamoDB, the item's `Keys` as compact JSON.
+    pub partition_key: Option<Cow<'a, str>>,
+    pub source_arn: Option<Cow<'a, str>>,
+    /// Arrival (Kinesis) or creation (DynamoDB) time, in seconds since the epoch.
+    pub event_time: Option<f64>,
+    /// The record's payload as it arrived, kept for dead-lettering.
+    pub payload: Option<Payload<'a>>,
+}
+
+/// A record's payload as it arrived, borrowed from the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// Kinesis `data`: base64 text (or, when it is not even a string, its raw JSON).
+    KinesisData(&'a str),
+    /// A DynamoDB `NewImage`, as DynamoDB JSON.
+    Image(&'a str),
+    /// The whole record, when its envelope could not be read.
+    Record(&'a str),
+}
+
+impl Meta<'_> {
+    /// The record's id in outputs: its sequence number, or `#index` when the envelope had none.
+    pub fn id(&self, index: usize) -> Cow<'_, str> {
+        match &self.sequence_number {
+            Some(seq) => Cow::Borrowed(seq.as_ref()),
+            None => Cow::Owned(format!("#{index}")),
+        }
+    }
+}
+
+/// The part of a record that carries its features, not yet interpreted.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// Kinesis `data`, base64-decoded: expected to be a JSON object.
+    Json(Vec<u8>),
+    /// A DynamoDB `NewImage`: a map of DynamoDB attribute values.
+    Image(&'a RawValue),
+    /// A record that is not predicted on purpose, such as a DynamoDB REMOVE.
+    Skip(SkipReason),
+    /// A record that can never be predicted.
+    Invalid(DecodeError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// A DynamoDB REMOVE: the item is gone, there is nothing to predict.
+    Remove,
+}
+
+/// One record of a batch, decoded as far as its envelope goes.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub meta: Meta<'a>,
+    pub input: Input<'a>,
+}
+
+/// A decoded event: its source and every record, in order.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    pub source: Source,
+    pub records: Vec<Record<'a>>,
+}
+
+/// Why one record cannot be predicted. Each variant has a stable [`code`](DecodeError::code).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("record envelope is malformed: {detail}")]
+    BadEnvelope { detail: String },
+    #[error("kinesis data is not valid base64: {detail}")]
+    NotBase64 { detail: String },
+    #[error("payload is not valid JSON: {detail}")]
+    NotJson { detail: String },
+    #[error("payload is a JSON {found}, not an object")]
+    NotObject { found: &'static str },
+    #[error("features field `{field}` is missing")]
+    FeaturesFieldMissing { field: String },
+    #[error("features field `{field}` is {found}, not an object")]
+    FeaturesFieldNotObject { field: String, found: String },
+    #[error("feature `{feature}` is missing")]
+    FeatureMissing { feature: String },
+    #[error("feature `{feature}` is null")]
+    FeatureNull { feature: String },
+    #[error("feature `{feature}` is a boolean, not a number")]
+    FeatureBoolean { feature: String },
+    #[error("feature `{feature}` is a string ({value:?}), not a number")]
+    FeatureString { feature: String, value: String },
+    #[error("feature `{feature}` is a JSON {found}, not a number")]
+    FeatureWrongType {
+        feature: String,
+        found: &'static str,
+    },
+    #[error("feature `{feature}` has N value {value:?}, which is not a number")]
+    FeatureNotNumeric { feature: String, value: String },
+    #[error("feature `{feature}` is {value}, not a finite number")]
+    FeatureNotFinite { feature: String, value: String },
+    #[error("feature `{feature}` is {value}, out of the range of a 64-bit float")]
+    FeatureOutOfRange { feature: String, value: String },
+    #[error(
+        "{event_name} record has no NewImage: the stream view type must be NEW_IMAGE or NEW_AND_OLD_IMAGES"
+    )]
+    ImageMissing { event_name: String },
+    #[error("attribute `{attribute}` is of DynamoDB type {found}, expected {expected}")]
+    AttributeWrongType {
+        attribute: String,
+        found: String,
+        expected: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// A stable, machine-readable reason code, as written to the dead-letter queue.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::BadEnvelope { .. } => "bad_envelope",
+            DecodeError::NotBase64 { .. } => "not_base64",
+            DecodeError::NotJson { .. } => "not_json",
+            DecodeError::NotObject { .. } => "not_object",
+            DecodeError::FeaturesFieldMissing { .. } => "features_field_missing",
+            DecodeError::FeaturesFieldNotObject { .. } => "features_field_not_object",
+            DecodeError::FeatureMissing { .. } => "feature_missing",
+            DecodeError::FeatureNull { .. } => "feature_null",
+            DecodeError::FeatureBoolean { .. } => "feature_boolean",
+            DecodeError::FeatureString { .. } => "feature_string",
+            DecodeError::FeatureWrongType { .. } => "feature_wrong_type",
+            DecodeError::FeatureNotNumeric { .. } => "feature_not_numeric",
+            DecodeError::FeatureNotFinite { .. } => "feature_not_finite",
+            DecodeError::FeatureOutOfRange { .. } => "feature_out_of_range",
+            DecodeError::ImageMissing { .. } => "image_missing",
+            DecodeError::AttributeWrongType { .. } => "attribute_wrong_type",
+        }
+    }
+}
+
+/// The whole event is not a stream event: the only decode failure that fails an invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not a stream event: {detail}")]
+    NotStreamEvent { detail: String },
+    #[error(
+        "event has no record with a known eventSource (expected aws:kinesis or aws:dynamodb; found {found})"
+    )]
+    UnknownSource { found: String },
+}
+
+/// The fields every stream record shares; the source-specific part stays raw.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSourceARN", borrow, default)]
+    event_source_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kinesis: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dynamodb: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+/// Splits a Lambda event into records and decodes each envelope. Fails only when the event is not
+/// a stream event at all; every per-record problem becomes that record's [`Input::Invalid`].
+pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
+    let raw: Event<'_> = serde_json::from_str(event).map_err(|e| EventError::NotStreamEvent {
+        detail: e.to_string(),
+    })?;
+    let envelopes: Vec<Result<Envelope<'_>, serde_json::Error>> = raw
+        .records
+        .iter()
+        .map(|record| serde_json::from_str(record.get()))
+        .collect();
+    let source = batch_source(&envelopes)?;
+    let records = envelopes
+        .into_iter()
+        .zip(&raw.records)
+        .map(|(envelope, raw)| match envelope {
+            Ok(envelope) => decode_record(source, envelope),
+            Err(e) => salvage(source, raw, e),
+        })
+        .collect();
+    Ok(Batch { source, records })
+}
+
+/// The batch's source is the first known `eventSource`. An empty batch is treated as Kinesis:
+/// both sources answer an empty batch with the same JSON.
+fn batch_source(
+    envelopes: &[Result<Envelope<'_>, serde_json::Error>],
+) -> Result<Source, EventError> {
+    if envelopes.is_empty() {
+        return Ok(Source::Kinesis);
+    }
+    let mut seen = Vec::new();
+    for envelope in envelopes.iter().flatten() {
+        if let Some(name) = &envelope.event_source {
+            match Source::from_event_source(name) {
+                Some(source) => return Ok(source),
+                None if seen.len() < 3 => seen.push(format!("{name:?}")),
+                None => {}
+            }
+        }
+    }
+    let found = if seen.is_empty() {
+        "none".to_owned()
+    } else {
+        seen.join(", ")
+    };
+    Err(EventError::UnknownSource { found })
+}
+
+fn decode_record<'a>(source: Source, envelope: Envelope<'a>) -> Record<'a> {
+    let meta = Meta {
+        source_arn: envelope.event_source_arn,
+        ..Meta::default()
+    };
+    let found = envelope.event_source.as_deref().unwrap_or("no eventSource");
+    if found != source.event_source() {
+        let detail = format!("record from {found} in a {} batch", source.event_source());
+        return invalid(meta, DecodeError::BadEnvelope { detail });
+    }
+    match source {
+        Source::Kinesis => kinesis::decode(meta, envelope.kinesis),
+        Source::Dynamodb => dynamodb::decode(meta, envelope.event_name, envelope.dynamodb),
+    }
+}
+
+/// A record whose envelope did not parse: keep what identity can still be read from it.
+fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> Record<'a> {
+    let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    let pointer = match source {
+        Source::Kinesis => "/kinesis/sequenceNumber",
+        Source::Dynamodb => "/dynamodb/SequenceNumber",
+    };
+    let sequence_number = value
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .map(|s| Cow::Owned(s.to_owned()));
+    let meta = Meta {
+        sequence_number,
+        payload: Some(Payload::Record(raw.get())),
+        ..Meta::default()
+    };
+    invalid(
+        meta,
+        DecodeError::BadEnvelope {
+            detail: error.to_string(),
+        },
+    )
+}
+
+fn invalid(meta: Meta<'_>, error: DecodeError) -> Record<'_> {
+    Record {
+        meta,
+        input: Input::Invalid(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_without_records_is_an_invocation_error() {
+        let err = decode_event(r#"{"hello":"world"}"#).unwrap_err();
+        assert!(matches!(err, EventError::NotStreamEvent { .. }), "{err}");
+        assert!(err.to_string().contains("Records"), "{err}");
+    }
+
+    #[test]
+    fn an_event_of_unknown_source_is_an_invocation_error() {
+        let err = decode_event(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"event has no record with a known eventSource (expected aws:kinesis or aws:dynamodb; found "aws:sqs")"#
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_decodes_to_no_records() {
+        let batch = decode_event(r#"{"Records":[]}"#).unwrap();
+        assert!(batch.records.is_empty());
+    }
+
+    #[test]
+    fn a_record_of_another_source_is_rejected_alone() {
+        let event = r#"{"Records":[
+            {"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"1","partitionKey":"p","data":"e30="}},
+            {"eventSource":"aws:dynamodb","eventName":"INSERT","dynamodb":{"SequenceNumber":"2"}}]}"#;
+        let batch = decode_event(event).unwrap();
+        assert_eq!(batch.source, Source::Kinesis);
+        assert!(matches!(batch.records[0].input, Input::Json(_)));
+        match &batch.records[1].input {
+            Input::Invalid(e) => {
+                assert_eq!(e.code(), "bad_envelope");
+                assert!(e
+                    .to_string()
+                    .contains("aws:dynamodb in a aws:kinesis batch"));
+            }
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_with_a_mistyped_envelope_keeps_its_sequence_number() {
+        let event = r#"{"Records":[
+            {"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"1","data":"e30="}},
+            {"eventSource":7,"kinesis":{"sequenceNumber":"2","data":"e30="}}]}"#;
+        let batch = decode_event(event).unwrap();
+        let bad = &batch.records[1];
+        assert_eq!(bad.meta.sequence_number.as_deref(), Some("2"));
+        assert!(matches!(
+            &bad.input,
+            Input::Invalid(DecodeError::BadEnvelope { .. })
+        ));
+    }
+}

@@ -1,0 +1,91 @@
+//! Every sample event in events/ gives the outcomes events/expected/ lists, record by record.
+
+use stream_infer::handler::{handle, Outcome};
+
+use crate::util::{capturing_app, formula, root};
+
+#[tokio::test]
+async fn every_sample_event_gives_its_documented_outcomes() {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "events/ should hold the sample events, found {files:?}"
+    );
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let expected_path = root().join("events/expected").join(&name);
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+                panic!("{name} has no expectations at {}", expected_path.display())
+            }),
+        )
+        .unwrap();
+        let vars: Vec<(String, String)> = expected["config"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (app, buffer) = capturing_app(&vars);
+
+        let event = std::fs::read_to_string(&path).unwrap();
+        let handled = handle(&app, &event).await.unwrap();
+        let records = expected["records"].as_array().unwrap();
+        assert_eq!(
+            handled.entries.len(),
+            records.len(),
+            "{name}: one entry per record"
+        );
+        assert!(
+            handled.response.failures().is_empty(),
+            "{name}: nothing fails on stdout"
+        );
+
+        let lines = buffer.lines();
+        let mut line = lines.iter();
+        for (entry, want) in handled.entries.iter().zip(records) {
+            assert_eq!(entry.id, want["id"].as_str().unwrap(), "{name}");
+            match want["outcome"].as_str().unwrap() {
+                "predicted" => {
+                    assert_eq!(entry.outcome, Outcome::Written, "{name} {}", entry.id);
+                    let written = line.next().expect("a prediction line per written record");
+                    assert_eq!(written["id"], want["id"], "{name}");
+                    assert_eq!(written["key"], want["key"], "{name}");
+                    assert_eq!(written["model"]["name"], "diabetes");
+                    let expected = formula(want["features"].as_object().unwrap());
+                    let got = written["prediction"].as_f64().unwrap();
+                    assert!(
+                        (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                        "{name} {}: predicted {got}, formula gives {expected}",
+                        entry.id
+                    );
+                }
+                "rejected" => {
+                    assert_eq!(entry.outcome, Outcome::DeadLettered, "{name} {}", entry.id);
+                    assert_eq!(entry.reason, want["reason"].as_str(), "{name} {}", entry.id);
+                }
+                "skipped" => assert_eq!(entry.outcome, Outcome::Skipped, "{name} {}", entry.id),
+                other => panic!("{name}: unknown expected outcome {other}"),
+            }
+        }
+        assert!(line.next().is_none(), "{name}: no extra prediction lines");
+    }
+}
+
+#[tokio::test]
+async fn the_sample_events_are_real_aws_event_shapes() {
+    // The typed aws_lambda_events structs are strict; the good samples must satisfy them.
+    let kinesis = std::fs::read_to_string(root().join("events/kinesis.json")).unwrap();
+    let typed: aws_lambda_events::event::kinesis::KinesisEvent =
+        serde_json::from_str(&kinesis).unwrap();
+    assert_eq!(typed.records.len(), 100);
+    let dynamodb = std::fs::read_to_string(root().join("events/dynamodb.json")).unwrap();
+    let typed: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&dynamodb).unwrap();
+    assert_eq!(typed.records.len(), 20);
+}
