@@ -12,7 +12,7 @@ use stream_infer::features::FeatureSpec;
 use stream_infer::handler::{handle, App};
 use stream_infer::model::Model;
 use stream_infer::pipeline::score;
-use stream_infer::sink::{JsonLinesSink, Sink};
+use stream_infer::sink::{Deadline, JsonLinesSink, Sink};
 use stream_infer::source::decode_event;
 
 /// Lambda's limit on an invocation payload.
@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
     let model = Model::embedded();
     let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
     let config = Config::from_lookup(|_| None).unwrap();
-    let mut app = App::with_model(&config, Model::embedded());
+    let mut app = App::with_model(&config, Model::embedded(), None);
     app.sink = Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink())));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -112,7 +112,11 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{source}/{n}"), |b| {
             b.iter_batched(
                 || (),
-                |()| runtime.block_on(handle(&app, black_box(text))).unwrap(),
+                |()| {
+                    runtime
+                        .block_on(handle(&app, black_box(text), &Deadline::none()))
+                        .unwrap()
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -1,35 +1,51 @@
 //! Configuration, parsed once from the environment into typed values.
 
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
 use crate::model::{ModelError, ModelSource};
+use crate::sink::{Delivery, RetryPolicy};
 
-/// Where predictions are written (`SINK`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SinkKind {
+/// Where predictions are written (`SINK` and its settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
     Stdout,
+    DynamoDb {
+        /// `OUTPUT_TABLE`
+        table: String,
+        /// `OUTPUT_KEY_ATTRIBUTE`
+        key_attribute: String,
+        /// `OUTPUT_TTL_ATTRIBUTE` and `OUTPUT_TTL_DAYS`, when a TTL is wanted.
+        ttl: Option<(String, u32)>,
+    },
+    Sqs {
+        /// `OUTPUT_QUEUE_URL`
+        queue_url: String,
+    },
 }
 
-impl SinkKind {
-    const ALLOWED: &'static str = "stdout";
-
-    fn parse(value: &str) -> Option<SinkKind> {
-        match value {
-            "stdout" => Some(SinkKind::Stdout),
-            _ => None,
-        }
-    }
-}
+const SINKS: &str = "stdout, dynamodb, sqs";
 
 /// Every setting the function reads, with its default applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `MODEL_URI`: unset for the embedded model, a path, `file://…` or `s3://…`.
     pub model: ModelSource,
+    /// `MODEL_CACHE_DIR`: where a model from S3 is cached, keyed by its ETag.
+    pub model_cache_dir: PathBuf,
     /// `FEATURES_FIELD`: the object or map attribute holding the features; top level when unset.
     pub features_field: Option<String>,
     /// `ID_FIELD`: the field holding each record's key (default `id`).
     pub id_field: String,
-    /// `SINK`: where predictions go (default `stdout`).
-    pub sink: SinkKind,
+    /// `SINK` and its settings.
+    pub sink: SinkConfig,
+    /// `DEAD_LETTER_QUEUE_URL`: where rejected records go; logged at WARN when unset.
+    pub dead_letter_queue_url: Option<String>,
+    /// `SINK_CONCURRENCY`, `SINK_MAX_ATTEMPTS`, `SINK_BASE_DELAY_MS`, `SINK_MAX_DELAY_MS`.
+    pub delivery: Delivery,
+    /// `DEADLINE_MARGIN_MS`: retries stop this long before Lambda's deadline.
+    pub deadline_margin: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +55,17 @@ pub enum ConfigError {
         var: &'static str,
         value: String,
         allowed: &'static str,
+    },
+    #[error("{var}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{var} must be set when {because}")]
+    Missing {
+        var: &'static str,
+        because: &'static str,
     },
     #[error("{var} must not be empty when set")]
     Empty { var: &'static str },
@@ -54,27 +81,118 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let sink = match lookup("SINK").as_deref().map(str::trim) {
-            None | Some("") => SinkKind::Stdout,
-            Some(value) => SinkKind::parse(value).ok_or_else(|| ConfigError::NotAllowed {
-                var: "SINK",
-                value: value.to_owned(),
-                allowed: SinkKind::ALLOWED,
-            })?,
+        let env = Env(&lookup);
+        let sink = match env.text("SINK").as_deref() {
+            None | Some("stdout") => SinkConfig::Stdout,
+            Some("dynamodb") => SinkConfig::DynamoDb {
+                table: env.required("OUTPUT_TABLE", "SINK=dynamodb")?,
+                key_attribute: env
+                    .non_empty("OUTPUT_KEY_ATTRIBUTE")?
+                    .unwrap_or_else(|| "pk".into()),
+                ttl: match env.number::<u32>(
+                    "OUTPUT_TTL_DAYS",
+                    1,
+                    36_500,
+                    "whole days from 1 to 36500",
+                )? {
+                    None => None,
+                    Some(days) => Some((
+                        env.non_empty("OUTPUT_TTL_ATTRIBUTE")?
+                            .unwrap_or_else(|| "expires_at".into()),
+                        days,
+                    )),
+                },
+            },
+            Some("sqs") => SinkConfig::Sqs {
+                queue_url: env.required("OUTPUT_QUEUE_URL", "SINK=sqs")?,
+            },
+            Some(other) => {
+                return Err(ConfigError::NotAllowed {
+                    var: "SINK",
+                    value: other.to_owned(),
+                    allowed: SINKS,
+                })
+            }
         };
-        let id_field = match lookup("ID_FIELD") {
-            None => "id".to_owned(),
-            Some(v) if v.trim().is_empty() => return Err(ConfigError::Empty { var: "ID_FIELD" }),
-            Some(v) => v.trim().to_owned(),
+        let defaults = RetryPolicy::default();
+        let millis = |var, default: Duration, max| {
+            env.number::<u64>(var, 0, max, "milliseconds")
+                .map(|v| v.map_or(default, Duration::from_millis))
+        };
+        let retry = RetryPolicy {
+            max_attempts: env
+                .number("SINK_MAX_ATTEMPTS", 1, 100, "a whole number from 1 to 100")?
+                .unwrap_or(defaults.max_attempts),
+            base_delay: millis("SINK_BASE_DELAY_MS", defaults.base_delay, 60_000)?,
+            max_delay: millis("SINK_MAX_DELAY_MS", defaults.max_delay, 600_000)?,
         };
         Ok(Config {
             model: ModelSource::parse(lookup("MODEL_URI").as_deref())?,
-            features_field: lookup("FEATURES_FIELD")
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty()),
-            id_field,
+            model_cache_dir: env
+                .non_empty("MODEL_CACHE_DIR")?
+                .map_or_else(|| PathBuf::from("/tmp/stream-infer"), PathBuf::from),
+            features_field: env.text("FEATURES_FIELD"),
+            id_field: env.non_empty("ID_FIELD")?.unwrap_or_else(|| "id".into()),
             sink,
+            dead_letter_queue_url: env.text("DEAD_LETTER_QUEUE_URL"),
+            delivery: Delivery {
+                concurrency: env
+                    .number("SINK_CONCURRENCY", 1, 64, "a whole number from 1 to 64")?
+                    .unwrap_or(8),
+                retry,
+            },
+            deadline_margin: millis("DEADLINE_MARGIN_MS", Duration::from_millis(1000), 60_000)?,
         })
+    }
+
+    /// Whether an AWS client is needed: an AWS sink, a dead-letter queue or a model in S3.
+    pub fn needs_aws(&self) -> bool {
+        !matches!(self.sink, SinkConfig::Stdout)
+            || self.dead_letter_queue_url.is_some()
+            || matches!(self.model, ModelSource::S3 { .. })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// A trimmed value; unset and empty are the same.
+    fn text(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A value that may be unset but not set to blank.
+    fn non_empty(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
+        match (self.0)(var) {
+            Some(v) if v.trim().is_empty() => Err(ConfigError::Empty { var }),
+            v => Ok(v.map(|v| v.trim().to_owned())),
+        }
+    }
+
+    fn required(&self, var: &'static str, because: &'static str) -> Result<String, ConfigError> {
+        self.text(var).ok_or(ConfigError::Missing { var, because })
+    }
+
+    fn number<T: FromStr + PartialOrd + From<u8> + Copy>(
+        &self,
+        var: &'static str,
+        min: T,
+        max: T,
+        expected: &'static str,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = self.text(var) else {
+            return Ok(None);
+        };
+        match value.parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(Some(n)),
+            _ => Err(ConfigError::Invalid {
+                var,
+                value,
+                expected,
+            }),
+        }
     }
 }
 
@@ -97,7 +215,12 @@ mod tests {
         assert_eq!(c.model, ModelSource::Embedded);
         assert_eq!(c.features_field, None);
         assert_eq!(c.id_field, "id");
-        assert_eq!(c.sink, SinkKind::Stdout);
+        assert_eq!(c.sink, SinkConfig::Stdout);
+        assert_eq!(c.dead_letter_queue_url, None);
+        assert_eq!(c.delivery.concurrency, 8);
+        assert_eq!(c.delivery.retry, RetryPolicy::default());
+        assert_eq!(c.deadline_margin, Duration::from_secs(1));
+        assert!(!c.needs_aws());
     }
 
     #[test]
@@ -105,11 +228,68 @@ mod tests {
         let err = config(&[("SINK", "kafka")]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!(
-                "SINK=\"kafka\" is not allowed; use one of: {}",
-                SinkKind::ALLOWED
-            )
+            "SINK=\"kafka\" is not allowed; use one of: stdout, dynamodb, sqs"
         );
+    }
+
+    #[test]
+    fn aws_sinks_need_their_target() {
+        let err = config(&[("SINK", "dynamodb")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OUTPUT_TABLE must be set when SINK=dynamodb"
+        );
+        let err = config(&[("SINK", "sqs")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OUTPUT_QUEUE_URL must be set when SINK=sqs"
+        );
+
+        let c = config(&[
+            ("SINK", "dynamodb"),
+            ("OUTPUT_TABLE", "t"),
+            ("OUTPUT_TTL_DAYS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.sink,
+            SinkConfig::DynamoDb {
+                table: "t".into(),
+                key_attribute: "pk".into(),
+                ttl: Some(("expires_at".into(), 7)),
+            }
+        );
+        assert!(c.needs_aws());
+        let c = config(&[("DEAD_LETTER_QUEUE_URL", "http://q")]).unwrap();
+        assert!(c.needs_aws());
+    }
+
+    #[test]
+    fn numbers_are_checked_with_the_variable_named() {
+        let err = config(&[("SINK_CONCURRENCY", "0")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SINK_CONCURRENCY=\"0\" is not valid: expected a whole number from 1 to 64"
+        );
+        let err = config(&[
+            ("SINK", "dynamodb"),
+            ("OUTPUT_TABLE", "t"),
+            ("OUTPUT_TTL_DAYS", "soon"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("OUTPUT_TTL_DAYS=\"soon\""),
+            "{err}"
+        );
+        let c = config(&[
+            ("SINK_MAX_ATTEMPTS", "3"),
+            ("SINK_BASE_DELAY_MS", "5"),
+            ("DEADLINE_MARGIN_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!(c.delivery.retry.max_attempts, 3);
+        assert_eq!(c.delivery.retry.base_delay, Duration::from_millis(5));
+        assert_eq!(c.deadline_margin, Duration::from_millis(250));
     }
 
     #[test]

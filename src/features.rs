@@ -5,13 +5,11 @@
 //! return a typed error through serde, so the first [`DecodeError`] is parked in [`Slot`] and the
 //! parse is aborted with a placeholder error that [`Slot::finish`] replaces.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 
-use crate::source::{DecodeError, Input};
+use crate::source::{DecodeError, Input, Text};
 
 /// Where a record's features and key are found, and in which order the model wants them.
 #[derive(Debug, Clone)]
@@ -171,28 +169,6 @@ fn value_token_at(text: &[u8], line: usize, column: usize) -> String {
     line_text[start..end].trim().to_owned()
 }
 
-/// A map key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
 /// A record key from an `id` field: a string or a number, anything else is ignored.
 fn key_of_json(value: &serde_json::Value) -> Option<String> {
     match value {
@@ -269,7 +245,7 @@ impl<'de> Visitor<'de> for JsonTop<'_, '_> {
         let slot = self.0;
         let spec = slot.spec;
         let mut nested_seen = false;
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Text(key)) = map.next_key()? {
             if spec.features_field.as_deref() == Some(key.as_ref()) {
                 nested_seen = true;
                 map.next_value_seed(JsonFeatures(&mut *slot))?;
@@ -313,7 +289,7 @@ impl<'de> Visitor<'de> for JsonFeatures<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let slot = self.0;
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Text(key)) = map.next_key()? {
             match slot.spec.position(&key) {
                 Some(index) => map.next_value_seed(JsonNumber(&mut *slot, index))?,
                 None => map.next_value::<IgnoredAny>().map(drop)?,
@@ -408,7 +384,7 @@ impl<'de> Visitor<'de> for ImageTop<'_, '_> {
         let slot = self.0;
         let spec = slot.spec;
         let mut nested_seen = false;
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Text(key)) = map.next_key()? {
             if spec.features_field.as_deref() == Some(key.as_ref()) {
                 nested_seen = true;
                 map.next_value_seed(ImageFeaturesField(&mut *slot))?;
@@ -457,7 +433,7 @@ impl<'de> Visitor<'de> for ImageFeaturesField<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let slot = self.0;
         let mut seen = false;
-        while let Some(Key(tag)) = map.next_key()? {
+        while let Some(Text(tag)) = map.next_key()? {
             if tag == "M" && !seen {
                 seen = true;
                 map.next_value_seed(ImageFeatures(&mut *slot))?;
@@ -493,7 +469,7 @@ impl<'de> Visitor<'de> for ImageFeatures<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let slot = self.0;
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Text(key)) = map.next_key()? {
             match slot.spec.position(&key) {
                 Some(index) => map.next_value_seed(Attribute(&mut *slot, index))?,
                 None => map.next_value::<IgnoredAny>().map(drop)?,
@@ -552,7 +528,7 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Some(Key(tag)) = map.next_key()? else {
+        let Some(Text(tag)) = map.next_key()? else {
             return Err(self.wrong("an empty attribute value".to_owned()));
         };
         let Attribute(slot, index) = self;
@@ -560,7 +536,7 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
         let feature = spec.names[index].as_str();
         let error = match tag.as_ref() {
             "N" => {
-                let Key(text) = map.next_value()?;
+                let Text(text) = map.next_value()?;
                 match parse_n(&text) {
                     Ok(value) => {
                         slot.set(index, value);

@@ -14,10 +14,13 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::config::{Config, ConfigError, SinkConfig};
 use crate::features::FeatureSpec;
 use crate::model::Model;
 use crate::pipeline::{self, Verdict};
-use crate::sink::{DeadLetter, ModelRef, Prediction, Rejection, Sink, SinkError};
+use crate::sink::{
+    DeadLetter, Deadline, DynamoDbSink, ModelRef, Prediction, Rejection, Sink, SinkError, SqsQueue,
+};
 use crate::source::{self, EventError, Meta, Payload, Source};
 
 /// Everything an invocation needs, built once before the runtime loop.
@@ -27,6 +30,8 @@ pub struct App {
     pub model: Model,
     pub sink: Sink,
     pub dead_letter: DeadLetter,
+    /// Time kept back from Lambda's deadline for answering.
+    pub deadline_margin: std::time::Duration,
 }
 
 /// Where a record ended. Exactly one per record.
@@ -169,7 +174,8 @@ pub async fn handle_lambda(
     app: &App,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<StreamResponse, HandlerError> {
-    let handled = handle(app, event.payload.get()).await?;
+    let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin);
+    let handled = handle(app, event.payload.get(), &deadline).await?;
     let summary = handled.summary();
     tracing::info!(
         source = handled.source.as_str(),
@@ -183,8 +189,9 @@ pub async fn handle_lambda(
     Ok(handled.response)
 }
 
-/// Runs one event through decode, prediction, the sink and the dead-letter path.
-pub async fn handle(app: &App, event: &str) -> Result<Handled, HandlerError> {
+/// Runs one event through decode, prediction, the sink and the dead-letter path. Retries stop
+/// at `deadline`; whatever is not written by then is reported, not dropped.
+pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handled, HandlerError> {
     let batch = source::decode_event(event)?;
     let scored = pipeline::score(batch, &app.spec, &app.model);
     let source = scored.source;
@@ -227,7 +234,7 @@ pub async fn handle(app: &App, event: &str) -> Result<Handled, HandlerError> {
     }
 
     let predictions: Vec<Prediction<'_>> = predicted.iter().map(|(_, p)| p.clone()).collect();
-    let written = app.sink.write(&predictions).await;
+    let written = app.sink.write(&predictions, deadline).await;
     for ((index, _), result) in predicted.iter().zip(written) {
         match result {
             Ok(()) => outcomes[*index] = Some(Outcome::Written),
@@ -244,7 +251,7 @@ pub async fn handle(app: &App, event: &str) -> Result<Handled, HandlerError> {
     }
 
     let rejections: Vec<Rejection<'_>> = rejected.iter().map(|(_, r)| r.clone()).collect();
-    let sent = app.dead_letter.send(&rejections).await;
+    let sent = app.dead_letter.send(&rejections, deadline).await;
     for ((index, _), result) in rejected.iter().zip(sent) {
         outcomes[*index] = Some(match result {
             Ok(()) => Outcome::DeadLettered,
@@ -324,6 +331,7 @@ fn rejection<'a>(
         event_time: meta.event_time,
         payload,
         payload_encoding,
+        payload_truncated: false,
     }
 }
 
@@ -331,33 +339,83 @@ fn rejection<'a>(
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
 }
 
+impl InitError {
+    /// A stable error type for Lambda's init error report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InitError::Config(_) => "ConfigInvalid",
+            InitError::Model(e) => e.code(),
+        }
+    }
+}
+
 impl App {
-    /// Loads the model and builds the sinks that `config` names: done once per process.
-    pub async fn build(config: &crate::config::Config) -> Result<App, InitError> {
-        let model = crate::model::load(&config.model).await?;
-        Ok(App::with_model(config, model))
+    /// Loads the model and builds the sinks that `config` names: done once per process. AWS
+    /// clients are built only when something needs them, from the standard credential chain and
+    /// `AWS_ENDPOINT_URL`.
+    pub async fn build(config: &Config) -> Result<App, InitError> {
+        let aws = if config.needs_aws() {
+            Some(
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await,
+            )
+        } else {
+            None
+        };
+        let model =
+            crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
+        Ok(App::with_model(config, model, aws.as_ref()))
     }
 
-    /// Builds the sinks around an already loaded model.
-    pub fn with_model(config: &crate::config::Config, model: Model) -> App {
+    /// Builds the sinks around an already loaded model. `aws` must be given when the config
+    /// names an AWS sink or dead-letter queue.
+    pub fn with_model(config: &Config, model: Model, aws: Option<&aws_config::SdkConfig>) -> App {
         let spec = FeatureSpec::new(
             model.features().to_vec(),
             config.features_field.clone(),
             config.id_field.clone(),
         );
-        let sink = match config.sink {
-            crate::config::SinkKind::Stdout => Sink::Stdout(crate::sink::JsonLinesSink::stdout()),
+        let delivery = config.delivery;
+        let aws = || aws.expect("AWS configuration is loaded when the config needs it");
+        let sink = match &config.sink {
+            SinkConfig::Stdout => Sink::Stdout(crate::sink::JsonLinesSink::stdout()),
+            SinkConfig::DynamoDb {
+                table,
+                key_attribute,
+                ttl,
+            } => Sink::DynamoDb(DynamoDbSink::new(
+                aws_sdk_dynamodb::Client::new(aws()),
+                table.clone(),
+                key_attribute.clone(),
+                ttl.clone(),
+                delivery,
+            )),
+            SinkConfig::Sqs { queue_url } => Sink::Sqs(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws()),
+                queue_url.clone(),
+                delivery,
+            )),
+        };
+        let dead_letter = match &config.dead_letter_queue_url {
+            None => DeadLetter::Log,
+            Some(url) => DeadLetter::Sqs(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws()),
+                url.clone(),
+                delivery,
+            )),
         };
         App {
             spec,
             model,
             sink,
-            dead_letter: DeadLetter::Log,
+            dead_letter,
+            deadline_margin: config.deadline_margin,
         }
     }
 }

@@ -105,7 +105,8 @@ pub struct Training {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
-    pub r2: f64,
+    /// `None` when the target is constant over the rows, where R² is undefined.
+    pub r2: Option<f64>,
     pub rmse: f64,
 }
 
@@ -162,15 +163,16 @@ pub enum ModelError {
     BadUri { uri: String, detail: String },
     #[error("model file {} does not exist", path.display())]
     NotFound { path: PathBuf },
-    #[error("model file {} could not be read: {source}", path.display())]
+    // The causes are part of the message, not error sources, so `{:#}` does not repeat them.
+    #[error("model file {} could not be read: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("model {origin} is not valid model JSON: {source}")]
+    #[error("model {origin} is not valid model JSON: {cause}")]
     Json {
         origin: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error(
         "model {origin} has format_version {found}; this build reads format_version {supported}"
@@ -200,6 +202,8 @@ pub enum ModelError {
     },
     #[error("model {origin} could not be fetched: {detail}")]
     Fetch { origin: String, detail: String },
+    #[error("model {uri} does not exist (no such S3 object)")]
+    ObjectMissing { uri: String },
 }
 
 impl ModelError {
@@ -207,7 +211,7 @@ impl ModelError {
     pub fn code(&self) -> &'static str {
         match self {
             ModelError::BadUri { .. } => "ModelUriInvalid",
-            ModelError::NotFound { .. } => "ModelNotFound",
+            ModelError::NotFound { .. } | ModelError::ObjectMissing { .. } => "ModelNotFound",
             ModelError::Read { .. } | ModelError::Fetch { .. } => "ModelUnreadable",
             ModelError::Json { .. } => "ModelCorrupt",
             ModelError::FormatVersion { .. } => "ModelFormatUnsupported",
@@ -297,9 +301,9 @@ impl Model {
         struct Header {
             format_version: Option<u64>,
         }
-        let json_error = |source| ModelError::Json {
+        let json_error = |cause| ModelError::Json {
             origin: origin.to_owned(),
-            source,
+            cause,
         };
         // The version is read first so a future layout is reported as such, not as bad JSON.
         let header: Header = serde_json::from_str(text).map_err(json_error)?;
@@ -333,15 +337,15 @@ impl Model {
 
     /// Reads a model file.
     pub fn from_path(path: &Path) -> Result<Model, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
+        let text = std::fs::read_to_string(path).map_err(|cause| {
+            if cause.kind() == std::io::ErrorKind::NotFound {
                 ModelError::NotFound {
                     path: path.to_owned(),
                 }
             } else {
                 ModelError::Read {
                     path: path.to_owned(),
-                    source,
+                    cause,
                 }
             }
         })?;
@@ -389,16 +393,116 @@ impl Model {
     }
 }
 
-/// Loads the model `MODEL_URI` names: once per process, before the first invocation.
-pub async fn load(source: &ModelSource) -> Result<Model, ModelError> {
+/// Loads the model `MODEL_URI` names: once per process, before the first invocation. A model in
+/// S3 needs `aws`, and is cached in `cache_dir` under its ETag, so a restarted process in a warm
+/// container reads it from disk after one HeadObject.
+pub async fn load(
+    source: &ModelSource,
+    aws: Option<&aws_config::SdkConfig>,
+    cache_dir: &Path,
+) -> Result<Model, ModelError> {
     match source {
         ModelSource::Embedded => Ok(Model::embedded()),
         ModelSource::File(path) => Model::from_path(path),
-        ModelSource::S3 { bucket, key } => Err(ModelError::Fetch {
-            origin: format!("s3://{bucket}/{key}"),
-            detail: "this build does not read models from S3".to_owned(),
-        }),
+        ModelSource::S3 { bucket, key } => {
+            let aws = aws.expect("AWS configuration is loaded for an S3 model");
+            let mut s3 = aws_sdk_s3::config::Builder::from(aws);
+            // Local endpoints (moto, MinIO) serve buckets by path, not by host name.
+            if aws.endpoint_url().is_some() {
+                s3 = s3.force_path_style(true);
+            }
+            let client = aws_sdk_s3::Client::from_conf(s3.build());
+            load_s3(&client, bucket, key, cache_dir).await
+        }
     }
+}
+
+/// Fetches `s3://bucket/key` through `client`, or reads the copy cached under its ETag.
+pub async fn load_s3(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    cache_dir: &Path,
+) -> Result<Model, ModelError> {
+    let origin = format!("s3://{bucket}/{key}");
+    let fetch = |detail: String| ModelError::Fetch {
+        origin: origin.clone(),
+        detail,
+    };
+    let head = client.head_object().bucket(bucket).key(key).send().await;
+    let head = match head {
+        Ok(head) => head,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            return Err(ModelError::ObjectMissing { uri: origin });
+        }
+        Err(e) => {
+            return Err(fetch(
+                aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            ))
+        }
+    };
+    let etag = head
+        .e_tag()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    let cached = cache_path(cache_dir, &origin, &etag);
+    if let Some(path) = &cached {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(model) = Model::from_json(&text, &origin) {
+                tracing::info!(model = %origin, cache = %path.display(), "model read from cache");
+                return Ok(model);
+            }
+        }
+    }
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| fetch(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| fetch(e.to_string()))?
+        .into_bytes();
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ModelError::Json {
+        origin: origin.clone(),
+        cause: serde::de::Error::custom("the object is not UTF-8 text"),
+    })?;
+    let model = Model::from_json(&text, &origin)?;
+    if let Some(path) = cached {
+        // Only a model that validated is cached; a failed write only costs a download next time.
+        if let Err(e) = write_atomically(&path, &text) {
+            tracing::warn!(cache = %path.display(), error = %e, "model cache not written");
+        }
+    }
+    Ok(model)
+}
+
+/// `<dir>/<hash of the URI>-<etag>.json`; no cache for an object without an ETag.
+fn cache_path(dir: &Path, origin: &str, etag: &str) -> Option<PathBuf> {
+    let etag: String = etag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    if etag.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(origin.as_bytes());
+    let uri: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Some(dir.join(format!("{uri}-{etag}.json")))
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
 }
 
 #[cfg(test)]
@@ -452,8 +556,14 @@ mod tests {
                 trained_at: "2026-01-01T00:00:00Z".into(),
                 train_rows: 0,
                 holdout_rows: 0,
-                train: Metrics { r2: 1.0, rmse: 0.0 },
-                holdout: Metrics { r2: 1.0, rmse: 0.0 },
+                train: Metrics {
+                    r2: Some(1.0),
+                    rmse: 0.0,
+                },
+                holdout: Metrics {
+                    r2: Some(1.0),
+                    rmse: 0.0,
+                },
             },
         };
         artifact.version = version.map_or_else(|| artifact.content_hash(), str::to_owned);

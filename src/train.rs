@@ -40,8 +40,8 @@ pub struct TrainOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("training data {}: {source}", path.display())]
-    Csv { path: PathBuf, source: csv::Error },
+    #[error("training data {}: {cause}", path.display())]
+    Csv { path: PathBuf, cause: csv::Error },
     #[error("training data {} has no column {column:?} (columns: {available})", path.display())]
     MissingColumn {
         path: PathBuf,
@@ -63,7 +63,7 @@ pub enum TrainError {
 
 /// Reads the CSV, fits on the training split and returns the artifact with its metrics.
 pub fn train(options: &TrainOptions) -> Result<Artifact, TrainError> {
-    let (features, x, y) = read_csv(options)?;
+    let Table { features, x, y } = read_csv(options)?;
     let holdout: Vec<usize> = (0..x.nrows())
         .filter(|i| i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1)
         .collect();
@@ -97,8 +97,14 @@ pub fn train(options: &TrainOptions) -> Result<Artifact, TrainError> {
             trained_at: options.trained_at.clone(),
             train_rows: training.len(),
             holdout_rows: holdout.len(),
-            train: Metrics { r2: 0.0, rmse: 0.0 },
-            holdout: Metrics { r2: 0.0, rmse: 0.0 },
+            train: Metrics {
+                r2: None,
+                rmse: 0.0,
+            },
+            holdout: Metrics {
+                r2: None,
+                rmse: 0.0,
+            },
         },
     };
     artifact.version = artifact.content_hash();
@@ -118,11 +124,18 @@ fn stem(path: &Path) -> String {
         .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned())
 }
 
-fn read_csv(options: &TrainOptions) -> Result<(Vec<String>, Array2<f64>, Array1<f64>), TrainError> {
+/// The training table: feature names, their values, and the target.
+struct Table {
+    features: Vec<String>,
+    x: Array2<f64>,
+    y: Array1<f64>,
+}
+
+fn read_csv(options: &TrainOptions) -> Result<Table, TrainError> {
     let path = &options.csv;
-    let csv_error = |source| TrainError::Csv {
+    let csv_error = |cause| TrainError::Csv {
         path: path.clone(),
-        source,
+        cause,
     };
     let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
     let header: Vec<String> = reader
@@ -185,7 +198,11 @@ fn read_csv(options: &TrainOptions) -> Result<(Vec<String>, Array2<f64>, Array1<
     }
     let x = Array2::from_shape_vec((targets.len(), features.len()), values)
         .expect("every row has one value per feature");
-    Ok((features, x, Array1::from(targets)))
+    Ok(Table {
+        features,
+        x,
+        y: Array1::from(targets),
+    })
 }
 
 /// Per-feature mean and population standard deviation; a constant feature keeps scale 1.
@@ -260,7 +277,7 @@ pub fn metrics(predicted: &Array1<f64>, truth: &Array1<f64>) -> Metrics {
         .sum();
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
     Metrics {
-        r2: 1.0 - ss_res / ss_tot,
+        r2: (ss_tot > 0.0).then(|| 1.0 - ss_res / ss_tot),
         rmse: (ss_res / n).sqrt(),
     }
 }
@@ -310,7 +327,7 @@ mod tests {
             (artifact.training.train_rows, artifact.training.holdout_rows),
             (16, 4)
         );
-        assert!((artifact.training.holdout.r2 - 1.0).abs() < 1e-9);
+        assert!((artifact.training.holdout.r2.unwrap() - 1.0).abs() < 1e-9);
         assert_eq!(artifact.features, ["a", "b"]);
     }
 

@@ -1,6 +1,7 @@
 //! Every sample event in events/ gives the outcomes events/expected/ lists, record by record.
 
 use stream_infer::handler::{handle, Outcome};
+use stream_infer::sink::Deadline;
 
 use crate::util::{capturing_app, formula, root};
 
@@ -35,7 +36,7 @@ async fn every_sample_event_gives_its_documented_outcomes() {
         let (app, buffer) = capturing_app(&vars);
 
         let event = std::fs::read_to_string(&path).unwrap();
-        let handled = handle(&app, &event).await.unwrap();
+        let handled = handle(&app, &event, &Deadline::none()).await.unwrap();
         let records = expected["records"].as_array().unwrap();
         assert_eq!(
             handled.entries.len(),

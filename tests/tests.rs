@@ -1,6 +1,8 @@
 //! Integration tests at the system's edges, built as one binary.
 
+mod aws;
 mod cli;
+mod faults;
 mod golden;
 mod properties;
 mod util;

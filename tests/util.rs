@@ -47,7 +47,7 @@ pub fn capturing_app(vars: &[(&str, &str)]) -> (App, Buffer) {
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .unwrap();
-    let mut app = App::with_model(&config, Model::embedded());
+    let mut app = App::with_model(&config, Model::embedded(), None);
     let buffer = Buffer::default();
     app.sink = Sink::Stdout(JsonLinesSink::new(Box::new(buffer.clone())));
     (app, buffer)
@@ -70,4 +70,115 @@ pub fn formula(features: &serde_json::Map<String, serde_json::Value>) -> f64 {
             / scale[i].as_f64().unwrap();
     }
     y
+}
+
+/// The local AWS endpoint's configuration, from `AWS_ENDPOINT_URL` (scripts/test starts moto and
+/// sets it). Without it the test is skipped with a message, unless `STREAM_INFER_REQUIRE_AWS` or
+/// `CI` is set, where a missing endpoint fails the test instead of skipping it silently.
+pub async fn local_aws(test: &str) -> Option<aws_config::SdkConfig> {
+    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        let required = ["STREAM_INFER_REQUIRE_AWS", "CI"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
+        assert!(
+            !required,
+            "{test} needs a local AWS endpoint: run scripts/test, which starts moto and sets AWS_ENDPOINT_URL"
+        );
+        eprintln!(
+            "SKIPPED {test}: AWS_ENDPOINT_URL is unset (scripts/test starts moto and sets it)"
+        );
+        return None;
+    };
+    assert!(
+        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
+        "tests talk only to a local endpoint, not {endpoint}"
+    );
+    Some(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await,
+    )
+}
+
+/// A name unique to this test run, for tables, queues and buckets.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), fastrand::u32(..))
+}
+
+/// A Kinesis event of `n` valid records with distinct ids, in memory.
+pub fn kinesis_event(n: usize) -> String {
+    use base64::Engine;
+    let records: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let payload = serde_json::json!({
+                "id": format!("gen-{i:06}"), "age": 20 + i % 60, "sex": 1 + i % 2,
+                "bmi": 18.0 + (i % 200) as f64 / 10.0, "bp": 70 + i % 50, "s1": 120 + i % 150,
+                "s2": 60.0 + (i % 140) as f64, "s3": 25 + i % 60, "s4": 2 + i % 6,
+                "s5": 3.5 + (i % 30) as f64 / 10.0, "s6": 60 + i % 60,
+            });
+            serde_json::json!({
+                "eventSource": "aws:kinesis",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/generated",
+                "kinesis": {
+                    "sequenceNumber": format!("{:056}", i),
+                    "partitionKey": format!("gen-{i:06}"),
+                    "data": base64::engine::general_purpose::STANDARD.encode(payload.to_string()),
+                    "approximateArrivalTimestamp": 1795000000.0,
+                }
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+/// Checks the ledger: every input record is in exactly one of written, dead-lettered, skipped
+/// and reported, and reported is exactly what the response lists.
+pub fn assert_ledger(handled: &stream_infer::handler::Handled, input_ids: &[String]) {
+    use stream_infer::handler::Outcome;
+    let ids: Vec<&str> = handled.entries.iter().map(|e| e.id.as_str()).collect();
+    let expected: Vec<&str> = input_ids.iter().map(String::as_str).collect();
+    assert_eq!(ids, expected, "one ledger entry per input record, in order");
+    let reported: std::collections::BTreeSet<&str> =
+        handled.response.failures().into_iter().collect();
+    let failed: std::collections::BTreeSet<&str> = handled
+        .entries
+        .iter()
+        .filter(|e| e.outcome == Outcome::Failed)
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(
+        reported, failed,
+        "batchItemFailures lists exactly the failed records"
+    );
+    assert_eq!(
+        handled.response.failures().len(),
+        reported.len(),
+        "no record reported twice"
+    );
+    let summary = handled.summary();
+    assert_eq!(
+        summary.predicted + summary.rejected + summary.skipped + summary.failed,
+        input_ids.len(),
+        "the four sets cover the input"
+    );
+}
+
+/// The ids (sequence numbers) of an event's records, in order.
+pub fn input_ids(event: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(event).unwrap();
+    value["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.pointer("/kinesis/sequenceNumber")
+                .or_else(|| r.pointer("/dynamodb/SequenceNumber"))
+                .and_then(|v| v.as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }

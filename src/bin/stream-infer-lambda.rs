@@ -2,13 +2,15 @@
 
 use lambda_runtime::service_fn;
 use stream_infer::config::Config;
-use stream_infer::handler::{handle_lambda, App};
+use stream_infer::handler::{handle_lambda, App, InitError};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let app = App::build(&config).await?;
+    let config = Config::from_env()
+        .map_err(InitError::from)
+        .map_err(report)?;
+    let app = App::build(&config).await.map_err(report)?;
     tracing::info!(
         model = app.model.name(),
         version = app.model.version(),
@@ -17,4 +19,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "stream-infer ready"
     );
     lambda_runtime::run(service_fn(|event| handle_lambda(&app, event))).await
+}
+
+/// Logs an init failure with its stable error type, then hands it to the runtime.
+fn report(error: InitError) -> lambda_runtime::Error {
+    tracing::error!(error_type = error.code(), "{error}");
+    error.into()
 }

@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use stream_infer::config::Config;
 use stream_infer::handler::{self, App};
-use stream_infer::model::{self, Family, ModelSource};
+use stream_infer::model::{Family, ModelSource};
+use stream_infer::sink::Deadline;
 use stream_infer::train::{self, TrainOptions};
 
 #[derive(Parser)]
@@ -146,9 +147,13 @@ fn invoke(event: PathBuf, model: Option<PathBuf>) -> anyhow::Result<()> {
         }
         let text = std::fs::read_to_string(&event)
             .with_context(|| format!("cannot read event file {}", event.display()))?;
-        let model = model::load(&config.model).await?;
-        let app = App::with_model(&config, model);
-        let handled = handler::handle(&app, &text)
+        let app = App::build(&config).await?;
+        tracing::info!(
+            sink = app.sink.describe(),
+            dead_letter = app.dead_letter.describe(),
+            "invoking"
+        );
+        let handled = handler::handle(&app, &text, &Deadline::none())
             .await
             .with_context(|| format!("event file {}", event.display()))?;
         println!("{}", serde_json::to_string(&handled.response)?);
@@ -168,10 +173,14 @@ fn train_model(options: &TrainOptions, out: &PathBuf) -> anyhow::Result<()> {
         "split    {} training rows, {} held out (every 5th row)",
         t.train_rows, t.holdout_rows
     );
-    println!("train    R2 {:.4}  RMSE {:.4}", t.train.r2, t.train.rmse);
+    let r2 = |r2: Option<f64>| {
+        r2.map_or_else(|| "n/a (constant target)".to_owned(), |r| format!("{r:.4}"))
+    };
+    println!("train    R2 {}  RMSE {:.4}", r2(t.train.r2), t.train.rmse);
     println!(
-        "held-out R2 {:.4}  RMSE {:.4}",
-        t.holdout.r2, t.holdout.rmse
+        "held-out R2 {}  RMSE {:.4}",
+        r2(t.holdout.r2),
+        t.holdout.rmse
     );
     println!("wrote    {}", out.display());
     Ok(())

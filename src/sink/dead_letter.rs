@@ -2,8 +2,14 @@
 
 use serde::Serialize;
 
+use super::retry::Deadline;
+use super::sqs::{fifo_id, Message, SqsQueue};
 use super::SinkError;
 use crate::source::Source;
+
+/// The largest message body sent to the dead-letter queue (SQS's classic message limit); a
+/// larger payload is cut, and the message says so.
+pub const MAX_BODY: usize = 256 * 1024;
 
 /// A record that can never be predicted, with everything needed to inspect or replay it.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +34,28 @@ pub struct Rejection<'a> {
     /// `utf8`, `base64` (Kinesis data that is not UTF-8) or `dynamodb-json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_encoding: Option<&'static str>,
+    /// Set when the payload was cut to fit a queue message.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub payload_truncated: bool,
+}
+
+impl Rejection<'_> {
+    /// The JSON message body, cut to [`MAX_BODY`] by shortening the payload when needed.
+    pub fn body(&self) -> String {
+        let body = serde_json::to_string(self).expect("a rejection always serializes");
+        let Some(payload) = self.payload.as_deref().filter(|_| body.len() > MAX_BODY) else {
+            return body;
+        };
+        // JSON escaping can grow text up to six times; keep well inside the limit.
+        let mut keep = (MAX_BODY / 8).min(payload.len());
+        while !payload.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        let mut cut = self.clone();
+        cut.payload = Some(payload[..keep].to_owned());
+        cut.payload_truncated = true;
+        serde_json::to_string(&cut).expect("a rejection always serializes")
+    }
 }
 
 /// Where rejected records go.
@@ -35,13 +63,31 @@ pub struct Rejection<'a> {
 pub enum DeadLetter {
     /// A WARN log event per record (no `DEAD_LETTER_QUEUE_URL`).
     Log,
+    /// One message per record on `DEAD_LETTER_QUEUE_URL`.
+    Sqs(SqsQueue),
 }
 
 impl DeadLetter {
     /// Dead-letters every rejection; the result at `i` belongs to `rejections[i]`.
-    pub async fn send(&self, rejections: &[Rejection<'_>]) -> Vec<Result<(), SinkError>> {
+    pub async fn send(
+        &self,
+        rejections: &[Rejection<'_>],
+        deadline: &Deadline,
+    ) -> Vec<Result<(), SinkError>> {
         match self {
             DeadLetter::Log => rejections.iter().map(log).collect(),
+            DeadLetter::Sqs(_) if rejections.is_empty() => Vec::new(),
+            DeadLetter::Sqs(queue) => {
+                let messages: Vec<Message> = rejections
+                    .iter()
+                    .map(|r| Message {
+                        body: r.body(),
+                        group: fifo_id(r.partition_key.unwrap_or(r.id)),
+                        dedup: fifo_id(&format!("{}-{}", r.source.as_str(), r.id)),
+                    })
+                    .collect();
+                queue.send(&messages, deadline).await
+            }
         }
     }
 
@@ -50,6 +96,7 @@ impl DeadLetter {
             DeadLetter::Log => {
                 "log (WARN; set DEAD_LETTER_QUEUE_URL to keep rejected records)".to_owned()
             }
+            DeadLetter::Sqs(queue) => format!("sqs queue {}", queue.url()),
         }
     }
 }

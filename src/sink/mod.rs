@@ -4,6 +4,9 @@
 //! for each record: written, or failed with an error that says whether retrying could help.
 
 pub mod dead_letter;
+pub mod dynamodb;
+pub mod retry;
+pub mod sqs;
 pub mod stdout;
 
 use serde::Serialize;
@@ -11,7 +14,17 @@ use serde::Serialize;
 use crate::source::Source;
 
 pub use dead_letter::{DeadLetter, Rejection};
+pub use dynamodb::DynamoDbSink;
+pub use retry::{Deadline, RetryPolicy};
+pub use sqs::SqsQueue;
 pub use stdout::JsonLinesSink;
+
+/// How an AWS sink delivers: requests in flight at once, and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+}
 
 /// One prediction, as written to every sink (the stdout line and the SQS message body).
 #[derive(Debug, Clone, Serialize)]
@@ -55,19 +68,51 @@ pub enum SinkError {
 pub enum Sink {
     /// One JSON line per prediction on standard output.
     Stdout(JsonLinesSink),
+    /// One item per prediction in `OUTPUT_TABLE`.
+    DynamoDb(DynamoDbSink),
+    /// One message per prediction on `OUTPUT_QUEUE_URL`; the body is the stdout line.
+    Sqs(SqsQueue),
 }
 
 impl Sink {
     /// Writes every prediction; the result at `i` belongs to `predictions[i]`.
-    pub async fn write(&self, predictions: &[Prediction<'_>]) -> Vec<Result<(), SinkError>> {
+    pub async fn write(
+        &self,
+        predictions: &[Prediction<'_>],
+        deadline: &Deadline,
+    ) -> Vec<Result<(), SinkError>> {
+        if predictions.is_empty() {
+            return Vec::new();
+        }
         match self {
             Sink::Stdout(sink) => sink.write(predictions),
+            Sink::DynamoDb(sink) => sink.write(predictions, deadline).await,
+            Sink::Sqs(queue) => {
+                let messages: Vec<sqs::Message> = predictions.iter().map(message).collect();
+                queue.send(&messages, deadline).await
+            }
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             Sink::Stdout(_) => "stdout".to_owned(),
+            Sink::DynamoDb(sink) => format!("dynamodb table {}", sink.table()),
+            Sink::Sqs(queue) => format!("sqs queue {}", queue.url()),
         }
+    }
+}
+
+/// A prediction as an SQS message: grouped by partition key, deduplicated by source and sequence
+/// number (both used only on FIFO queues).
+fn message(prediction: &Prediction<'_>) -> sqs::Message {
+    let group = prediction
+        .partition_key
+        .or(prediction.key)
+        .unwrap_or(prediction.id);
+    sqs::Message {
+        body: serde_json::to_string(prediction).expect("a prediction always serializes"),
+        group: sqs::fifo_id(group),
+        dedup: sqs::fifo_id(&format!("{}-{}", prediction.source.as_str(), prediction.id)),
     }
 }

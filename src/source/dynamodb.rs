@@ -5,13 +5,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{invalid, DecodeError, Input, Meta, Payload, Record, SkipReason};
+use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, SkipReason, Text};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct StreamRecord<'a> {
     #[serde(borrow, default)]
-    sequence_number: Option<Cow<'a, str>>,
+    sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
     keys: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -38,7 +38,7 @@ pub(super) fn decode<'a>(
             return invalid(meta, DecodeError::BadEnvelope { detail });
         }
     };
-    meta.sequence_number = stream.sequence_number;
+    meta.sequence_number = text(stream.sequence_number);
     // Compact JSON, so the key reads the same however the event was formatted.
     meta.partition_key = stream.keys.map(|keys| {
         serde_json::from_str::<serde_json::Value>(keys.get())

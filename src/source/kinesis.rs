@@ -6,15 +6,15 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{invalid, DecodeError, Input, Meta, Payload, Record};
+use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, Text};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct KinesisData<'a> {
     #[serde(borrow, default)]
-    sequence_number: Option<Cow<'a, str>>,
+    sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
-    partition_key: Option<Cow<'a, str>>,
+    partition_key: Option<Text<'a>>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
     #[serde(default)]
@@ -34,8 +34,8 @@ pub(super) fn decode<'a>(mut meta: Meta<'a>, kinesis: Option<&'a RawValue>) -> R
             return invalid(meta, DecodeError::BadEnvelope { detail });
         }
     };
-    meta.sequence_number = data.sequence_number;
-    meta.partition_key = data.partition_key;
+    meta.sequence_number = text(data.sequence_number);
+    meta.partition_key = text(data.partition_key);
     meta.event_time = data.approximate_arrival_timestamp;
     meta.payload = data.data.map(|d| Payload::KinesisData(d.get()));
     if meta.sequence_number.is_none() {

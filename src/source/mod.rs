@@ -196,15 +196,43 @@ pub enum EventError {
     UnknownSource { found: String },
 }
 
+/// A JSON string borrowed from the event when it has no escapes, copied only when it does.
+/// (serde's own `Cow<str>` always copies inside an `Option`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> serde::de::Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+pub(crate) fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    value.map(|t| t.0)
+}
+
 /// The fields every stream record shares; the source-specific part stays raw.
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Option<Text<'a>>,
     #[serde(rename = "eventSourceARN", borrow, default)]
-    event_source_arn: Option<Cow<'a, str>>,
+    event_source_arn: Option<Text<'a>>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Option<Text<'a>>,
     #[serde(borrow, default)]
     kinesis: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -250,7 +278,7 @@ fn batch_source(
     }
     let mut seen = Vec::new();
     for envelope in envelopes.iter().flatten() {
-        if let Some(name) = &envelope.event_source {
+        if let Some(Text(name)) = &envelope.event_source {
             match Source::from_event_source(name) {
                 Some(source) => return Ok(source),
                 None if seen.len() < 3 => seen.push(format!("{name:?}")),
@@ -268,17 +296,20 @@ fn batch_source(
 
 fn decode_record<'a>(source: Source, envelope: Envelope<'a>) -> Record<'a> {
     let meta = Meta {
-        source_arn: envelope.event_source_arn,
+        source_arn: text(envelope.event_source_arn),
         ..Meta::default()
     };
-    let found = envelope.event_source.as_deref().unwrap_or("no eventSource");
+    let found = envelope
+        .event_source
+        .as_ref()
+        .map_or("no eventSource", |t| t.0.as_ref());
     if found != source.event_source() {
         let detail = format!("record from {found} in a {} batch", source.event_source());
         return invalid(meta, DecodeError::BadEnvelope { detail });
     }
     match source {
         Source::Kinesis => kinesis::decode(meta, envelope.kinesis),
-        Source::Dynamodb => dynamodb::decode(meta, envelope.event_name, envelope.dynamodb),
+        Source::Dynamodb => dynamodb::decode(meta, text(envelope.event_name), envelope.dynamodb),
     }
 }
 

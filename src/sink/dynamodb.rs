@@ -1,0 +1,266 @@
+//! The DynamoDB sink: idempotent items written with BatchWriteItem, chunks in flight at once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::retry::{with_retries, Attempt, Deadline};
+use super::{Delivery, Prediction, SinkError};
+use crate::source::Source;
+
+/// BatchWriteItem's limit on requests per call.
+pub const CHUNK: usize = 25;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Where and how predictions are written to a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoDbSink {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    key_attribute: String,
+    /// Attribute name and lifetime of the optional TTL attribute.
+    ttl: Option<(String, u64)>,
+    delivery: Delivery,
+}
+
+/// One output item. Its key is deterministic per input record, so a replayed batch overwrites.
+#[derive(Serialize)]
+struct OutputItem<'a> {
+    #[serde(flatten)]
+    key: BTreeMap<&'a str, &'a str>,
+    prediction: f64,
+    model_name: &'a str,
+    model_version: &'a str,
+    source: Source,
+    sequence_number: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_time: Option<f64>,
+    processed_at: &'a str,
+    #[serde(flatten)]
+    ttl: BTreeMap<&'a str, u64>,
+}
+
+/// The item key of a prediction: the record's key when it has one, else source and sequence
+/// number.
+pub fn item_key(prediction: &Prediction<'_>) -> String {
+    match prediction.key {
+        Some(key) => key.to_owned(),
+        None => format!("{}#{}", prediction.source.as_str(), prediction.id),
+    }
+}
+
+impl DynamoDbSink {
+    /// `ttl_days` adds the `ttl_attribute` (epoch seconds) to every item.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: String,
+        key_attribute: String,
+        ttl: Option<(String, u32)>,
+        delivery: Delivery,
+    ) -> DynamoDbSink {
+        DynamoDbSink {
+            client,
+            table,
+            key_attribute,
+            ttl: ttl.map(|(attribute, days)| (attribute, u64::from(days) * 86_400)),
+            delivery,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Writes every prediction; the result at `i` belongs to `predictions[i]`.
+    pub async fn write(
+        &self,
+        predictions: &[Prediction<'_>],
+        deadline: &Deadline,
+    ) -> Vec<Result<(), SinkError>> {
+        let now = chrono::Utc::now();
+        let processed_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let expires = self.ttl.as_ref().map(|(attribute, seconds)| {
+            (attribute.as_str(), now.timestamp().max(0) as u64 + seconds)
+        });
+
+        let keys: Vec<String> = predictions.iter().map(item_key).collect();
+        // BatchWriteItem refuses two writes to one key in a request; the last record of a key
+        // wins, and the earlier ones share its result (its write overwrites theirs anyway).
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (index, key) in keys.iter().enumerate() {
+            last.insert(key, index);
+        }
+        let mut results: Vec<Option<Result<(), SinkError>>> = vec![None; predictions.len()];
+        let mut items: HashMap<usize, WriteRequest> = HashMap::new();
+        for (index, prediction) in predictions.iter().enumerate() {
+            if last[keys[index].as_str()] != index {
+                continue;
+            }
+            match self.item(prediction, &keys[index], &processed_at, expires) {
+                Ok(item) => {
+                    items.insert(index, item);
+                }
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        let mut order: Vec<usize> = items.keys().copied().collect();
+        order.sort_unstable();
+        let chunks: Vec<Vec<usize>> = order.chunks(CHUNK).map(<[usize]>::to_vec).collect();
+        let written: Vec<Vec<(usize, Result<(), SinkError>)>> = stream::iter(chunks)
+            .map(|chunk| self.write_chunk(chunk, &items, &keys, deadline))
+            .buffer_unordered(self.delivery.concurrency.max(1))
+            .collect()
+            .await;
+        for (index, result) in written.into_iter().flatten() {
+            results[index] = Some(result);
+        }
+        (0..predictions.len())
+            .map(|index| {
+                let winner = last[keys[index].as_str()];
+                results[index]
+                    .clone()
+                    .or_else(|| results[winner].clone())
+                    .expect("every prediction is written or shares its key's result")
+            })
+            .collect()
+    }
+
+    fn item(
+        &self,
+        prediction: &Prediction<'_>,
+        key: &str,
+        processed_at: &str,
+        expires: Option<(&str, u64)>,
+    ) -> Result<WriteRequest, SinkError> {
+        let item = OutputItem {
+            key: BTreeMap::from([(self.key_attribute.as_str(), key)]),
+            prediction: prediction.prediction,
+            model_name: prediction.model.name,
+            model_version: prediction.model.version,
+            source: prediction.source,
+            sequence_number: prediction.id,
+            record_key: prediction.key,
+            partition_key: prediction.partition_key,
+            source_arn: prediction.source_arn,
+            event_time: prediction.event_time,
+            processed_at,
+            ttl: expires.into_iter().collect(),
+        };
+        let item: Item = serde_dynamo::to_item(&item)
+            .map_err(|e| SinkError::Permanent(format!("cannot build the DynamoDB item: {e}")))?;
+        let put = PutRequest::builder()
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| SinkError::Permanent(format!("cannot build the DynamoDB item: {e}")))?;
+        Ok(WriteRequest::builder().put_request(put).build())
+    }
+
+    async fn write_chunk(
+        &self,
+        chunk: Vec<usize>,
+        items: &HashMap<usize, WriteRequest>,
+        keys: &[String],
+        deadline: &Deadline,
+    ) -> Vec<(usize, Result<(), SinkError>)> {
+        let results = self
+            .write_with_retries(chunk.clone(), items, keys, deadline)
+            .await;
+        let all_refused = results
+            .iter()
+            .all(|(_, r)| matches!(r, Err(SinkError::Permanent(_))));
+        if chunk.len() == 1 || !all_refused {
+            return results;
+        }
+        // A validation error refuses the whole request; write each item alone to find the bad one.
+        let mut alone = Vec::with_capacity(chunk.len());
+        for index in chunk {
+            alone.extend(
+                self.write_with_retries(vec![index], items, keys, deadline)
+                    .await,
+            );
+        }
+        alone
+    }
+
+    async fn write_with_retries(
+        &self,
+        chunk: Vec<usize>,
+        items: &HashMap<usize, WriteRequest>,
+        keys: &[String],
+        deadline: &Deadline,
+    ) -> Vec<(usize, Result<(), SinkError>)> {
+        with_retries(
+            &self.delivery.retry,
+            deadline,
+            chunk,
+            |pending| async move {
+                let requests: Vec<WriteRequest> =
+                    pending.iter().map(|i| items[i].clone()).collect();
+                let response = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await;
+                match response {
+                    Ok(output) => {
+                        let unprocessed: Vec<&str> = output
+                            .unprocessed_items()
+                            .and_then(|by_table| by_table.get(&self.table))
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|w| w.put_request())
+                            .filter_map(|p| p.item().get(&self.key_attribute))
+                            .filter_map(|v| v.as_s().ok())
+                            .map(String::as_str)
+                            .collect();
+                        let mut attempt = Attempt::default();
+                        for index in pending {
+                            if unprocessed.contains(&keys[index].as_str()) {
+                                attempt.retry.push((index, "UnprocessedItems".to_owned()));
+                            } else {
+                                attempt.done.push(index);
+                            }
+                        }
+                        attempt
+                    }
+                    Err(error) => Attempt::all(&pending, classify(&error)),
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// Validation errors are permanent; throttling, 5xx, network and configuration errors are
+/// transient (a missing table or permission is fixed by the operator, then Lambda retries).
+fn classify<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> SinkError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = error.code().unwrap_or("");
+    let message = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("DynamoDB {code}: {message}"),
+        (Some(code), None) => format!("DynamoDB {code}"),
+        _ => format!(
+            "DynamoDB: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(error)
+        ),
+    };
+    if code == "ValidationException" {
+        SinkError::Permanent(message)
+    } else {
+        SinkError::Transient(message)
+    }
+}
