@@ -5,4 +5,5 @@ mod cli;
 mod faults;
 mod golden;
 mod properties;
+mod runtime_api;
 mod util;
