@@ -3,44 +3,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use stream_infer::config::Config;
 use stream_infer::handler::{handle, App, Handled, Outcome};
 use stream_infer::model::{self, Model, ModelError};
 use stream_infer::sink::Deadline;
 
-use crate::util::{assert_ledger, formula, input_ids, kinesis_event, local_aws, root, unique};
-
-async fn create_table(aws: &aws_config::SdkConfig, key: &str) -> String {
-    let client = aws_sdk_dynamodb::Client::new(aws);
-    let table = unique("predictions");
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    table
-}
+use crate::util::{
+    assert_ledger, create_table, formula, input_ids, kinesis_event, local_aws, root, unique,
+};
 
 async fn scan(aws: &aws_config::SdkConfig, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let client = aws_sdk_dynamodb::Client::new(aws);

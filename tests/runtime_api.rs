@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-
-use crate::util::{local_aws, root, unique};
+use crate::util::{create_table, local_aws, root, unique};
 
 /// cargo-lambda from `CARGO_LAMBDA`, or the project's .venv (scripts/setup installs it).
 fn cargo_lambda() -> Option<PathBuf> {
@@ -47,27 +43,7 @@ async fn every_sample_event_through_the_runtime_api_lands_in_the_table() {
     };
     let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
-    let table = unique("runtime");
-    ddb.create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = create_table(&aws, "pk").await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let dlq = sqs
         .create_queue()

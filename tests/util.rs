@@ -182,3 +182,31 @@ pub fn input_ids(event: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Creates an on-demand table keyed by the string attribute `key`, with a unique name.
+pub async fn create_table(aws: &aws_config::SdkConfig, key: &str) -> String {
+    let client = aws_sdk_dynamodb::Client::new(aws);
+    let table = unique("predictions");
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    table
+}
