@@ -46,6 +46,17 @@ pub enum Preprocessing {
     },
 }
 
+impl Preprocessing {
+    /// Transforms raw rows (model feature order) in place, as training did.
+    pub fn apply(&self, x: &mut Array2<f64>) {
+        if let Preprocessing::Standardize { mean, scale } = self {
+            for (mut column, (m, s)) in x.axis_iter_mut(Axis(1)).zip(mean.iter().zip(scale)) {
+                column.mapv_inplace(|v| (v - m) / s);
+            }
+        }
+    }
+}
+
 /// The fitted linfa-linear model, persisted through linfa-linear's serde support.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -381,11 +392,7 @@ impl Model {
     /// Predicts every row of `x` (raw features, model order) in one vectorized call.
     pub fn predict(&self, mut x: Array2<f64>) -> Array1<f64> {
         self.predict_calls.fetch_add(1, Ordering::Relaxed);
-        if let Preprocessing::Standardize { mean, scale } = &self.artifact.preprocessing {
-            for (mut column, (m, s)) in x.axis_iter_mut(Axis(1)).zip(mean.iter().zip(scale)) {
-                column.mapv_inplace(|v| (v - m) / s);
-            }
-        }
+        self.artifact.preprocessing.apply(&mut x);
         match &self.artifact.estimator {
             Estimator::LinearRegression { model } => model.predict(&x),
             Estimator::Tweedie { model, .. } => model.predict(&x),

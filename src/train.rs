@@ -78,11 +78,9 @@ pub fn train(options: &TrainOptions) -> Result<Artifact, TrainError> {
     } else {
         Preprocessing::None
     };
-    let estimator = fit(
-        options,
-        apply(&preprocessing, x_train.clone()),
-        y_train.clone(),
-    )?;
+    let mut x_fit = x_train.clone();
+    preprocessing.apply(&mut x_fit);
+    let estimator = fit(options, x_fit, y_train.clone())?;
 
     let mut artifact = Artifact {
         format_version: FORMAT_VERSION,
@@ -215,15 +213,6 @@ fn standardization(x: &Array2<f64>) -> Preprocessing {
         mean: mean.to_vec(),
         scale: scale.to_vec(),
     }
-}
-
-fn apply(preprocessing: &Preprocessing, mut x: Array2<f64>) -> Array2<f64> {
-    if let Preprocessing::Standardize { mean, scale } = preprocessing {
-        for (mut column, (m, s)) in x.axis_iter_mut(Axis(1)).zip(mean.iter().zip(scale)) {
-            column.mapv_inplace(|v| (v - m) / s);
-        }
-    }
-    x
 }
 
 fn fit(options: &TrainOptions, x: Array2<f64>, y: Array1<f64>) -> Result<Estimator, TrainError> {
