@@ -18,25 +18,36 @@
 //! - [`train`]: CSV -> artifact, deterministic, with held-out metrics.
 //! - [`pipeline`]: decode -> features -> one predict, pure.
 //! - [`sink`]: stdout and the dead-letter path; the only modules that write.
+//! - [`aws_error`]: one readable line for an AWS SDK error.
 //! - [`handler`]: the shared entry point of the Lambda and `stream-infer invoke`: runs the
 //!   pipeline, the sinks, and builds the `batchItemFailures` response and the ledger.
+//!
+//! Local development tools, outside the Lambda's data path:
+//!
+//! - [`trigger`]: the event source mapping run locally (`stream-infer local-trigger`): polls
+//!   Kinesis or DynamoDB Streams, batches, invokes the function, checkpoints, retries, bisects.
+//! - [`put`]: ingests sample events into a stream or table (`stream-infer put`).
 //!
 //! # Architecture invariants
 //!
 //! - **A bad record never fails the invocation.** Decoding yields a value per record; only an
 //!   event that is not a stream event at all is an invocation error.
-//! - **Only sinks and model loading do IO.** Decoding, features and prediction are pure.
+//! - **Only sinks and model loading do IO** in the function. Decoding, features and prediction
+//!   are pure. The local tools ([`trigger`], [`put`]) do their own IO and never run in Lambda.
 //! - **Every record ends in exactly one place:** written, dead-lettered with a reason, skipped,
 //!   or reported in `batchItemFailures`. [`handler::Handled`] carries that ledger.
 //! - **One predict call per batch.** Valid rows form one contiguous `Array2<f64>`.
 //! - **The model loads once per process**, before the runtime loop, and is validated (format
 //!   version, feature count, content hash) before it serves.
 
+pub mod aws_error;
 pub mod config;
 pub mod features;
 pub mod handler;
 pub mod model;
 pub mod pipeline;
+pub mod put;
 pub mod sink;
 pub mod source;
 pub mod train;
+pub mod trigger;

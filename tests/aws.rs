@@ -14,7 +14,10 @@ use crate::util::{
     assert_ledger, create_table, formula, input_ids, kinesis_event, local_aws, root, unique,
 };
 
-async fn scan(aws: &aws_config::SdkConfig, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+pub async fn scan(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
     let client = aws_sdk_dynamodb::Client::new(aws);
     let mut items = Vec::new();
     let mut start = None;
@@ -34,7 +37,7 @@ async fn scan(aws: &aws_config::SdkConfig, table: &str) -> Vec<HashMap<String, A
     }
 }
 
-async fn create_queue(aws: &aws_config::SdkConfig, fifo: bool) -> String {
+pub async fn create_queue(aws: &aws_config::SdkConfig, fifo: bool) -> String {
     let client = aws_sdk_sqs::Client::new(aws);
     let name = unique("queue") + if fifo { ".fifo" } else { "" };
     let mut request = client.create_queue().queue_name(name);
@@ -51,7 +54,7 @@ async fn create_queue(aws: &aws_config::SdkConfig, fifo: bool) -> String {
 }
 
 /// Every message on the queue, with its system attributes.
-async fn drain(aws: &aws_config::SdkConfig, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+pub async fn drain(aws: &aws_config::SdkConfig, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let client = aws_sdk_sqs::Client::new(aws);
     let mut messages = Vec::new();
     loop {

@@ -35,7 +35,7 @@ fn delivery(max_attempts: u32) -> Delivery {
     }
 }
 
-fn dynamodb(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_dynamodb::Client {
+pub fn dynamodb(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_dynamodb::Client {
     mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules, |c| c
         .retry_config(
             aws_sdk_dynamodb::config::retry::RetryConfig::disabled()
@@ -47,7 +47,7 @@ fn sqs(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_sqs::Client {
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()))
 }
 
-fn app(sink: Sink, dead_letter: DeadLetter) -> App {
+pub fn app(sink: Sink, dead_letter: DeadLetter) -> App {
     let model = Model::embedded();
     App {
         spec: FeatureSpec::new(model.features().to_vec(), None, "id".into()),
@@ -58,7 +58,7 @@ fn app(sink: Sink, dead_letter: DeadLetter) -> App {
     }
 }
 
-fn table_sink(client: aws_sdk_dynamodb::Client, max_attempts: u32) -> Sink {
+pub fn table_sink(client: aws_sdk_dynamodb::Client, max_attempts: u32) -> Sink {
     Sink::DynamoDb(DynamoDbSink::new(
         client,
         "predictions".into(),
@@ -96,14 +96,14 @@ fn ok_batch(ids: impl Iterator<Item = String>) -> SendMessageBatchOutput {
         .unwrap()
 }
 
-fn key_of(request: &WriteRequest) -> String {
+pub fn key_of(request: &WriteRequest) -> String {
     request.put_request().unwrap().item()["pk"]
         .as_s()
         .unwrap()
         .clone()
 }
 
-fn unprocessed(requests: Vec<WriteRequest>) -> BatchWriteItemOutput {
+pub fn unprocessed(requests: Vec<WriteRequest>) -> BatchWriteItemOutput {
     let mut builder = BatchWriteItemOutput::builder();
     if !requests.is_empty() {
         builder = builder.unprocessed_items("predictions", requests);

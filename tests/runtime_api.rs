@@ -2,46 +2,16 @@
 //! 127.0.0.1, `cargo lambda invoke` sends every sample event, and the predictions must land in
 //! the local AWS endpoint's table. This is the path `sam local invoke` takes, without Docker.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::util::{create_table, local_aws, root, unique};
-
-/// cargo-lambda from `CARGO_LAMBDA`, or the project's .venv (scripts/setup installs it).
-fn cargo_lambda() -> Option<PathBuf> {
-    std::env::var_os("CARGO_LAMBDA")
-        .map(PathBuf::from)
-        .or_else(|| Some(root().join(".venv/bin/cargo-lambda")))
-        .filter(|p| p.exists())
-}
-
-/// Kills the watch process group (cargo-lambda and the function it runs) when dropped.
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::util::{cargo_lambda, create_table, local_aws, root, start_watch, unique};
 
 #[tokio::test]
 async fn every_sample_event_through_the_runtime_api_lands_in_the_table() {
     let Some(aws) = local_aws("runtime_api").await else {
         return;
     };
-    let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
     let table = create_table(&aws, "pk").await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
@@ -55,46 +25,13 @@ async fn every_sample_event_through_the_runtime_api_lands_in_the_table() {
         .unwrap()
         .to_owned();
 
-    let port = free_port();
-    let mut env = vec![
+    let env = vec![
         "SINK=dynamodb".to_owned(),
         format!("OUTPUT_TABLE={table}"),
         format!("DEAD_LETTER_QUEUE_URL={dlq}"),
     ];
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        env.push(format!("{var}={}", std::env::var(var).unwrap_or_default()));
-    }
-    let mut command = Command::new(&cargo_lambda);
-    command
-        .args([
-            "lambda",
-            "watch",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "--bin",
-            "stream-infer-lambda",
-        ])
-        .args(["--env-var", &env.join(",")])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let _watch = Watch(command.spawn().unwrap());
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "cargo lambda watch did not listen on 127.0.0.1:{port}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (_watch, port) = start_watch(env);
+    let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("events"))
         .unwrap()

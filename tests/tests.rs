@@ -6,4 +6,5 @@ mod faults;
 mod golden;
 mod properties;
 mod runtime_api;
+mod trigger;
 mod util;

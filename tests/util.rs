@@ -1,8 +1,11 @@
 //! Shared helpers: the project root, sample events, a capturing sink, the independent formula.
 
 use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use stream_infer::config::Config;
 use stream_infer::handler::App;
@@ -209,4 +212,73 @@ pub async fn create_table(aws: &aws_config::SdkConfig, key: &str) -> String {
         .await
         .unwrap();
     table
+}
+
+/// cargo-lambda from `CARGO_LAMBDA`, or the project's .venv (scripts/setup installs it).
+pub fn cargo_lambda() -> Option<PathBuf> {
+    std::env::var_os("CARGO_LAMBDA")
+        .map(PathBuf::from)
+        .or_else(|| Some(root().join(".venv/bin/cargo-lambda")))
+        .filter(|p| p.exists())
+}
+
+/// Kills the watch process group (cargo-lambda and the function it runs) when dropped.
+pub struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `cargo lambda watch` on 127.0.0.1 and a free port, running the Lambda binary with
+/// `env` (`NAME=value`) plus the local AWS endpoint's settings; waits until it listens.
+pub fn start_watch(mut env: Vec<String>) -> (Watch, u16) {
+    let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
+    let port = free_port();
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ] {
+        env.push(format!("{var}={}", std::env::var(var).unwrap_or_default()));
+    }
+    let mut command = Command::new(&cargo_lambda);
+    command
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "--bin",
+            "stream-infer-lambda",
+        ])
+        .args(["--env-var", &env.join(",")])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let watch = Watch(command.spawn().unwrap());
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "cargo lambda watch did not listen on 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (watch, port)
 }

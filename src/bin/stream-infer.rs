@@ -1,4 +1,5 @@
-//! The stream-infer CLI: run the Lambda's handler on a saved event, or train a model artifact.
+//! The stream-infer CLI: run the Lambda's handler on a saved event, train a model artifact, put
+//! sample records into a stream, and run the event source mapping locally.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use stream_infer::handler::{self, App};
 use stream_infer::model::{Family, ModelSource};
 use stream_infer::sink::Deadline;
 use stream_infer::train::{self, TrainOptions};
+use stream_infer::trigger::{self, Function, Mapping, OnFailure, Retries, Stream, Trigger};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,82 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Put a sample event's records into a Kinesis stream or a DynamoDB table, in order.
+    Put {
+        /// A Kinesis or DynamoDB Streams event (e.g. events/kinesis.json).
+        event: PathBuf,
+        /// The Kinesis stream (name or ARN) that gets each record's decoded data.
+        #[arg(long, required_unless_present = "table", conflicts_with = "table")]
+        stream: Option<String>,
+        /// The DynamoDB table that gets each record's NewImage (a REMOVE deletes its Keys).
+        #[arg(long)]
+        table: Option<String>,
+        /// Put the event's records this many times over.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+    },
+    /// Run Lambda's event source mapping locally: poll a stream, invoke the function on batches,
+    /// checkpoint, retry and bisect as Lambda does. Invocations are logged to stderr; a summary
+    /// with the put-to-prediction latency is printed when it stops.
+    LocalTrigger {
+        /// Poll this Kinesis stream (name or ARN).
+        #[arg(
+            long,
+            required_unless_present = "dynamodb_table",
+            conflicts_with = "dynamodb_table"
+        )]
+        kinesis_stream: Option<String>,
+        /// Poll this DynamoDB table's stream (a table name or a stream ARN).
+        #[arg(long)]
+        dynamodb_table: Option<String>,
+        /// The Runtime API emulator (`cargo lambda watch -A 127.0.0.1`).
+        #[arg(long, default_value = "http://127.0.0.1:9000")]
+        function_url: String,
+        /// The function's name at the emulator: the Lambda binary's name.
+        #[arg(long, default_value = "stream-infer-lambda")]
+        function_name: String,
+        /// Run the handler in this process, configured from this process's environment, instead
+        /// of invoking the emulator.
+        #[arg(long)]
+        in_process: bool,
+        /// BatchSize.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// MaximumBatchingWindowInSeconds.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=300))]
+        maximum_batching_window: u32,
+        /// StartingPosition. Locally TRIM_HORIZON is the default, so records put before the
+        /// trigger starts are read.
+        #[arg(long, default_value = "trim-horizon")]
+        starting_position: PositionArg,
+        /// MaximumRetryAttempts; -1 retries until the records expire.
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(i64).range(-1..=10_000))]
+        maximum_retry_attempts: i64,
+        /// BisectBatchOnFunctionError.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        bisect_batch_on_function_error: bool,
+        /// MaximumRecordAgeInSeconds; -1 keeps records until they are processed.
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(i64).range(-1..=604_800))]
+        maximum_record_age: i64,
+        /// DestinationConfig.OnFailure: the SQS queue for on-failure records; logged when unset.
+        #[arg(long)]
+        on_failure_queue_url: Option<String>,
+        /// Seconds to wait for one invocation (the first one through the emulator compiles the
+        /// function).
+        #[arg(long, default_value_t = 900)]
+        function_timeout: u64,
+        /// Stop after this many seconds with no new records; run until interrupted when unset.
+        #[arg(long)]
+        idle_exit: Option<f64>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PositionArg {
+    TrimHorizon,
+    Latest,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -96,6 +174,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The local trigger logs each invocation; the other commands only warnings.
+    let default_filter = match cli.command {
+        Command::LocalTrigger { .. } => "warn,stream_infer::trigger=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -104,10 +188,10 @@ fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Invoke { event, model } => invoke(event, model),
         Command::Train {
             csv,
@@ -133,14 +217,190 @@ fn run() -> anyhow::Result<()> {
             };
             train_model(&options, &out)
         }
+        Command::Put {
+            event,
+            stream,
+            table,
+            repeat,
+        } => block_on(put(event, stream, table, repeat)),
+        Command::LocalTrigger {
+            kinesis_stream,
+            dynamodb_table,
+            function_url,
+            function_name,
+            in_process,
+            batch_size,
+            maximum_batching_window,
+            starting_position,
+            maximum_retry_attempts,
+            bisect_batch_on_function_error,
+            maximum_record_age,
+            on_failure_queue_url,
+            function_timeout,
+            idle_exit,
+        } => {
+            let mapping = Mapping {
+                batch_size: batch_size as usize,
+                window: std::time::Duration::from_secs(maximum_batching_window.into()),
+                starting_position: match starting_position {
+                    PositionArg::TrimHorizon => trigger::StartingPosition::TrimHorizon,
+                    PositionArg::Latest => trigger::StartingPosition::Latest,
+                },
+                retries: Retries {
+                    maximum: u32::try_from(maximum_retry_attempts).ok(),
+                    bisect: bisect_batch_on_function_error,
+                },
+                maximum_record_age: u64::try_from(maximum_record_age)
+                    .ok()
+                    .map(std::time::Duration::from_secs),
+            };
+            let idle = match idle_exit {
+                Some(s) if !(s.is_finite() && s >= 0.0) => {
+                    anyhow::bail!("--idle-exit {s} is not a number of seconds")
+                }
+                other => other.map(std::time::Duration::from_secs_f64),
+            };
+            block_on(local_trigger(LocalTrigger {
+                kinesis_stream,
+                dynamodb_table,
+                function: (!in_process).then(|| {
+                    Function::runtime_api(
+                        &function_url,
+                        &function_name,
+                        std::time::Duration::from_secs(function_timeout),
+                    )
+                }),
+                function_name,
+                mapping,
+                on_failure_queue_url,
+                stop: trigger::Stop { idle },
+            }))
+        }
     }
 }
 
-fn invoke(event: PathBuf, model: Option<PathBuf>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async {
+        .build()?
+        .block_on(work)
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+async fn put(
+    event: PathBuf,
+    stream: Option<String>,
+    table: Option<String>,
+    repeat: usize,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&event)
+        .with_context(|| format!("cannot read event file {}", event.display()))?;
+    let aws = aws().await;
+    let target = match (stream, table) {
+        (Some(stream), _) => stream_infer::put::Target::Kinesis {
+            client: aws_sdk_kinesis::Client::new(&aws),
+            stream,
+        },
+        (None, Some(table)) => stream_infer::put::Target::Dynamodb {
+            client: aws_sdk_dynamodb::Client::new(&aws),
+            table,
+        },
+        (None, None) => anyhow::bail!("give --stream or --table"),
+    };
+    let (mut put, mut refused) = (0, 0);
+    for _ in 0..repeat {
+        let done = target
+            .put(&text)
+            .await
+            .with_context(|| format!("event file {}", event.display()))?;
+        put += done.put;
+        refused += done.refused.len();
+        for r in &done.refused {
+            eprintln!(
+                "{}: record {} not put: {}",
+                event.display(),
+                r.index,
+                r.reason
+            );
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "target": target.describe(), "put": put, "refused": refused })
+    );
+    Ok(())
+}
+
+struct LocalTrigger {
+    kinesis_stream: Option<String>,
+    dynamodb_table: Option<String>,
+    /// `None` runs the handler in process.
+    function: Option<Function>,
+    function_name: String,
+    mapping: Mapping,
+    on_failure_queue_url: Option<String>,
+    stop: trigger::Stop,
+}
+
+async fn local_trigger(options: LocalTrigger) -> anyhow::Result<()> {
+    let aws = aws().await;
+    let stream = match (&options.kinesis_stream, &options.dynamodb_table) {
+        (Some(stream), _) => Stream::kinesis(&aws, stream).await?,
+        (None, Some(table)) => Stream::dynamodb(&aws, table).await?,
+        (None, None) => anyhow::bail!("give --kinesis-stream or --dynamodb-table"),
+    };
+    let (function, function_name) = match options.function {
+        Some(function) => (function, options.function_name),
+        None => {
+            let config = Config::from_env()?;
+            let app = App::build(&config).await?;
+            (
+                Function::InProcess(Box::new(app)),
+                "stream-infer".to_owned(),
+            )
+        }
+    };
+    let on_failure = match options.on_failure_queue_url {
+        Some(queue_url) => OnFailure::Sqs {
+            client: aws_sdk_sqs::Client::new(&aws),
+            queue_url,
+        },
+        None => OnFailure::Log,
+    };
+    tracing::info!(
+        stream = stream.arn(),
+        function = function.describe(),
+        "polling"
+    );
+    let trigger = Trigger {
+        stream,
+        function,
+        function_name,
+        mapping: options.mapping,
+        on_failure,
+    };
+    let report = trigger.run(options.stop).await?;
+    let retries = report.invocations.iter().filter(|i| i.retry > 0).count();
+    println!(
+        "{}",
+        serde_json::json!({
+            "invocations": report.invocations.len(),
+            "retries": retries,
+            "processed": report.processed(),
+            "on_failure": report.on_failure.len(),
+            "median_latency_ms": report.median_latency().map(|s| (s * 1e4).round() / 10.0),
+        })
+    );
+    Ok(())
+}
+
+fn invoke(event: PathBuf, model: Option<PathBuf>) -> anyhow::Result<()> {
+    block_on(async {
         let mut config = Config::from_env()?;
         if let Some(path) = model {
             config.model = ModelSource::File(path);

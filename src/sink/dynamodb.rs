@@ -249,16 +249,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let code = error.code().unwrap_or("");
-    let message = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("DynamoDB {code}: {message}"),
-        (Some(code), None) => format!("DynamoDB {code}"),
-        _ => format!(
-            "DynamoDB: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(error)
-        ),
-    };
-    if code == "ValidationException" {
+    let message = crate::aws_error::describe("DynamoDB", error);
+    if error.code() == Some("ValidationException") {
         SinkError::Permanent(message)
     } else {
         SinkError::Transient(message)

@@ -190,11 +190,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let message = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("SQS {code}: {message}"),
-        (Some(code), None) => format!("SQS {code}"),
-        _ => format!("SQS: {}", aws_sdk_sqs::error::DisplayErrorContext(error)),
-    };
+    let message = crate::aws_error::describe("SQS", error);
     match error.code() {
         Some("InvalidMessageContents" | "AWS.SimpleQueueService.BatchRequestTooLong") => {
             SinkError::Permanent(message)
