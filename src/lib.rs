@@ -27,6 +27,7 @@
 //! - [`trigger`]: the event source mapping run locally (`stream-infer local-trigger`): polls
 //!   Kinesis or DynamoDB Streams, batches, invokes the function, checkpoints, retries, bisects.
 //! - [`put`]: ingests sample events into a stream or table (`stream-infer put`).
+//! - [`bench`]: stage timings for `stream-infer bench` (scripts/bench).
 //!
 //! # Architecture invariants
 //!
@@ -41,6 +42,7 @@
 //!   version, feature count, content hash) before it serves.
 
 pub mod aws_error;
+pub mod bench;
 pub mod config;
 pub mod features;
 pub mod handler;

@@ -64,6 +64,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Time the handler in process on saved events: decode, features, predict and respond,
+    /// medians over `--runs`, one JSON line per event. Predictions go nowhere.
+    Bench {
+        /// Kinesis or DynamoDB Streams events.
+        #[arg(required = true)]
+        events: Vec<PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Put a sample event's records into a Kinesis stream or a DynamoDB table, in order.
     Put {
         /// A Kinesis or DynamoDB Streams event (e.g. events/kinesis.json).
@@ -217,6 +226,7 @@ fn run() -> anyhow::Result<()> {
             };
             train_model(&options, &out)
         }
+        Command::Bench { events, runs } => bench(&events, runs),
         Command::Put {
             event,
             stream,
@@ -277,6 +287,25 @@ fn run() -> anyhow::Result<()> {
             }))
         }
     }
+}
+
+fn bench(events: &[PathBuf], runs: usize) -> anyhow::Result<()> {
+    // The default configuration: the embedded model, features at the top level, key `id`.
+    let config = Config::from_lookup(|_| None)?;
+    let mut app = App::with_model(&config, stream_infer::model::Model::embedded(), None);
+    app.sink = stream_infer::sink::Sink::Stdout(stream_infer::sink::JsonLinesSink::new(Box::new(
+        std::io::sink(),
+    )));
+    for path in events {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read event file {}", path.display()))?;
+        let timing = stream_infer::bench::time_event(&app, &text, runs)
+            .with_context(|| format!("event file {}", path.display()))?;
+        let mut line = serde_json::to_value(&timing)?;
+        line["event"] = path.display().to_string().into();
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {

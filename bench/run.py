@@ -1,0 +1,478 @@
+"""scripts/bench: stream-infer against the usual Python Lambda, on the same events, on this machine.
+
+Measures cold start, warm throughput per stage, peak memory and the zipped arm64 artifact; derives
+a cost model; checks first that both implementations agree within 1e-9 relative error. Writes
+bench/results.json and bench/results.md (with --smoke: tiny sizes, two runs, no artifact, written
+under target/bench-smoke/ so CI keeps the script from rotting without timing anything).
+
+    scripts/bench            # the full table (about 20 minutes on 2 cores, most of it compiling)
+    scripts/bench --smoke    # seconds once built
+"""
+
+import argparse
+import base64
+import datetime
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every price and published figure the cost model assumes, in one place.
+PRICES = {
+    "source": "AWS Lambda public price list, us-east-1, arm64, as of 2026-11",
+    "lambda_gb_second_arm64": 0.0000133334,
+    "lambda_request": 0.20 / 1_000_000,
+    "memory_mb": 128,
+    # Lambda allocates CPU in proportion to memory; 1,769 MB is one full vCPU. A 128 MB function
+    # gets 128/1769 of a core, so a duration measured on a full core is scaled up by that ratio.
+    "full_vcpu_memory_mb": 1769,
+    "billing_granularity_ms": 1,
+    "sagemaker_smallest_instance_month": 50.40,
+    "python_lambda_per_million_at_batch_100": 0.0062 * 1_000_000 / 50_000,
+}
+
+TARGETS = {
+    "cold_start_speedup": 50,
+    "warm_largest_batch_speedup": 20,
+    "rss_fraction_of_python": 1 / 3,
+    "artifact_zipped_mb": 10,
+    "cost_fraction_of_python_at_batch_100": 1 / 20,
+}
+
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Events, identical for both implementations.
+
+
+def features(i):
+    f = float(i)
+    return {
+        "age": 20 + i % 60, "sex": 1 + i % 2, "bmi": 18.0 + (f * 0.37) % 20.0,
+        "bp": 70.0 + (f * 1.3) % 60.0, "s1": 120 + i % 180, "s2": 60.0 + (f * 2.1) % 150.0,
+        "s3": 25.0 + (f * 0.9) % 70.0, "s4": 2.0 + (f * 0.11) % 7.0,
+        "s5": 3.3 + (f * 0.013) % 3.0, "s6": 60 + i % 70,
+    }
+
+
+def kinesis_record(i, bad):
+    payload = dict(features(i), id=f"patient-{i:06}")
+    data = b"{not json" if bad else json.dumps(payload).encode()
+    seq = f"49590338271490256608559692538361571095921575989136{i:06}"
+    return {
+        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": f"patient-{i:06}",
+                    "sequenceNumber": seq, "data": base64.b64encode(data).decode(),
+                    "approximateArrivalTimestamp": 1795000000.0 + i},
+        "eventSource": "aws:kinesis", "eventVersion": "1.0",
+        "eventID": f"shardId-000000000000:{seq}", "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/stream-infer",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/stream-infer-input",
+    }
+
+
+def dynamodb_record(i, bad):
+    image = {"id": {"S": f"patient-{i:06}"}}
+    for name, value in features(i).items():
+        if not (bad and name == "bmi"):
+            image[name] = {"N": repr(value) if isinstance(value, float) else str(value)}
+    return {
+        "eventID": f"{i:032x}", "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {"ApproximateCreationDateTime": 1795000000.0,
+                     "Keys": {"id": {"S": f"patient-{i:06}"}}, "NewImage": image,
+                     "SequenceNumber": str(100000000 + i), "SizeBytes": 300,
+                     "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/input/stream/2026-11-01T00:00:00.000",
+    }
+
+
+def event_text(source, n, bad_percent):
+    """`n` records (None: as many as fit in 6 MB); every 10th is bad when bad_percent is 10."""
+    make = kinesis_record if source == "kinesis" else dynamodb_record
+    parts, size, i = [], len('{"Records":[]}'), 0
+    while n is None or i < n:
+        bad = bad_percent == 10 and i % 10 == 9
+        text = json.dumps(make(i, bad), separators=(",", ":"))
+        if n is None and size + len(text) + 1 > PAYLOAD_LIMIT:
+            break
+        parts.append(text)
+        size += len(text) + 1
+        i += 1
+    return '{"Records":[' + ",".join(parts) + "]}", i
+
+
+def write_events(directory, sizes):
+    directory.mkdir(parents=True, exist_ok=True)
+    events = {}
+    for source in ("kinesis", "dynamodb"):
+        for size in sizes:
+            for bad in (0, 10):
+                text, n = event_text(source, None if size == "max" else size, bad)
+                path = directory / f"{source}-{size}-{bad}.json"
+                path.write_text(text)
+                events[(source, size, bad)] = {"path": path, "records": n}
+    return events
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes.
+
+
+def clean_env(extra=None):
+    """The environment both implementations run in: no AWS settings, so stream-infer uses its
+    stdout sink and neither touches a network."""
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(extra or {})
+    return env
+
+
+def timed(argv, env, stdout=subprocess.DEVNULL):
+    """Runs argv; returns (seconds from spawn to exit, peak RSS in MB, stdout bytes)."""
+    # stderr goes to a file: a pipe nobody reads would block a child that logs a lot.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, stdout=stdout, stderr=errors, cwd=ROOT)
+        out = process.stdout.read() if stdout == subprocess.PIPE else b""
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+            sys.exit(f"bench: {' '.join(map(str, argv))} failed ({process.returncode}):\n{stderr}")
+    return elapsed, usage.ru_maxrss / 1024, out
+
+
+def summary(samples):
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "runs": len(samples)}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def watch_first_invoke(cargo_lambda, event, release):
+    """Seconds from spawning `cargo lambda watch` to the response of its first invoke."""
+    port = free_port()
+    argv = [cargo_lambda, "lambda", "watch", "-A", "127.0.0.1", "-P", str(port),
+            "--bin", "stream-infer-lambda"] + (["--release"] if release else [])
+    body = Path(event).read_bytes()
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env=clean_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/2015-03-31/functions/stream-infer-lambda/invocations"
+        while True:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=600) as r:
+                    response = json.loads(r.read())
+                break
+            except (ConnectionError, urllib.error.URLError):
+                if time.perf_counter() - start > 600:
+                    sys.exit("bench: cargo lambda watch did not answer within 600 s")
+                time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+        assert response == {"batchItemFailures": []}, response
+        return elapsed
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# The measurements.
+
+
+def predictions(stdout):
+    """id -> prediction from JSON lines (the last line is the response)."""
+    found = {}
+    for line in stdout.decode().splitlines():
+        row = json.loads(line)
+        if "prediction" in row:
+            found[row["id"]] = row["prediction"]
+    return found
+
+
+def check_agreement(rust, python, events, keys):
+    """Both implementations predict the same records, within 1e-9 relative error."""
+    worst = 0.0
+    for key in keys:
+        path = events[key]["path"]
+        _, _, ours = timed([rust, "invoke", path], clean_env(), stdout=subprocess.PIPE)
+        _, _, theirs = timed(python + ["invoke", path], python_env(), stdout=subprocess.PIPE)
+        ours, theirs = predictions(ours), predictions(theirs)
+        if set(ours) != set(theirs) or not ours:
+            sys.exit(f"bench: {path}: the implementations predict different records "
+                     f"({len(ours)} vs {len(theirs)})")
+        for record_id, value in ours.items():
+            error = abs(value - theirs[record_id]) / max(abs(theirs[record_id]), 1e-300)
+            worst = max(worst, error)
+            if error > 1e-9:
+                sys.exit(f"bench: {path}: record {record_id}: stream-infer {value!r}, "
+                         f"Python {theirs[record_id]!r}: relative error {error:.3g} > 1e-9")
+    return worst
+
+
+PYTHON_MODEL = ROOT / "target" / "bench" / "model.joblib"
+
+
+def python_env():
+    return clean_env({"MODEL_PATH": str(PYTHON_MODEL),
+                      "PYTHONPATH": str(ROOT / "bench" / "python"),
+                      "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+
+
+def warm(argv, env, paths):
+    """Stage medians per event from `stream-infer bench` or `driver.py bench`."""
+    _, _, out = timed(argv + [str(p) for p in paths], env, stdout=subprocess.PIPE)
+    return [json.loads(line) for line in out.decode().splitlines()]
+
+
+def cost_per_million(total_ns, batch):
+    """Dollars per million predictions at `batch` records per invocation, 128 MB, arm64."""
+    p = PRICES
+    seconds = total_ns / 1e9 * p["full_vcpu_memory_mb"] / p["memory_mb"]
+    billed = math.ceil(seconds * 1000 / p["billing_granularity_ms"]) * p["billing_granularity_ms"] / 1000
+    invocation = p["lambda_request"] + p["lambda_gb_second_arm64"] * p["memory_mb"] / 1024 * billed
+    return {"duration_ms_at_128mb": seconds * 1000, "billed_ms": billed * 1000,
+            "per_million": invocation * 1_000_000 / batch}
+
+
+def artifact(cargo_lambda):
+    """Builds the arm64 bootstrap with cargo-lambda and Zig; returns its sizes in MB."""
+    env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    subprocess.run([cargo_lambda, "lambda", "build", "--release", "--arm64",
+                    "--bin", "stream-infer-lambda"], cwd=ROOT, env=env, check=True)
+    bootstrap = ROOT / "target" / "lambda" / "stream-infer-lambda" / "bootstrap"
+    archive = ROOT / "target" / "bench" / "bootstrap.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(bootstrap, "bootstrap")
+    return {"bootstrap_mb": bootstrap.stat().st_size / 1e6,
+            "zipped_mb": archive.stat().st_size / 1e6,
+            "command": "cargo lambda build --release --arm64 --bin stream-infer-lambda"}
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "os": platform.platform(),
+            "python": platform.python_version()}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no timing claims")
+    parser.add_argument("--skip-artifact", action="store_true",
+                        help="do not build the arm64 bootstrap (about 10 minutes)")
+    parser.add_argument("--runs", type=int, help="cold-start runs (default 10; smoke 2)")
+    args = parser.parse_args()
+
+    smoke = args.smoke
+    out_dir = ROOT / "target" / "bench-smoke" if smoke else ROOT / "bench"
+    work = ROOT / "target" / ("bench-smoke" if smoke else "bench")
+    work.mkdir(parents=True, exist_ok=True)
+    profile = "debug" if smoke else "release"
+    rust = str(ROOT / "target" / profile / "stream-infer")
+    cargo_lambda = str(ROOT / ".venv" / "bin" / "cargo-lambda")
+    python = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "python" / "driver.py")]
+    cold_runs = args.runs or (2 if smoke else 10)
+    warm_runs = 2 if smoke else 30
+    sizes = [1, 10] if smoke else [1, 10, 100, 1000, "max"]
+
+    print(f"== events ({'smoke' if smoke else 'full'})", file=sys.stderr)
+    events = write_events(work / "events", sizes)
+    PYTHON_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([python[0], str(ROOT / "bench" / "python" / "train.py"),
+                    str(ROOT / "data" / "diabetes.csv"), str(PYTHON_MODEL)], check=True)
+
+    largest = sizes[-1]
+    agree_keys = [(s, largest, 10) for s in ("kinesis", "dynamodb")] + \
+                 [(s, sizes[min(2, len(sizes) - 1)], 0) for s in ("kinesis", "dynamodb")]
+    print("== agreement (1e-9 relative)", file=sys.stderr)
+    worst = check_agreement(rust, python, events, agree_keys)
+
+    cold_event = events[("kinesis", 100 if not smoke else 10, 0)]["path"]
+    print(f"== cold start x{cold_runs}", file=sys.stderr)
+    ours = [timed([rust, "invoke", cold_event], clean_env()) for _ in range(cold_runs)]
+    theirs = [timed(python + ["invoke", str(cold_event)], python_env()) for _ in range(cold_runs)]
+    watch_runs = 1 if smoke else cold_runs
+    watched = [watch_first_invoke(cargo_lambda, cold_event, release=not smoke)
+               for _ in range(watch_runs)]
+    cold = {
+        "event": cold_event.name,
+        "stream_infer_invoke_s": summary([t for t, _, _ in ours]),
+        "stream_infer_invoke_rss_mb": summary([m for _, m, _ in ours]),
+        "cargo_lambda_watch_first_invoke_s": summary(watched),
+        "python_invoke_s": summary([t for t, _, _ in theirs]),
+        "python_invoke_rss_mb": summary([m for _, m, _ in theirs]),
+    }
+
+    print(f"== warm x{warm_runs}", file=sys.stderr)
+    paths = [e["path"] for e in events.values()]
+    rust_warm = warm([rust, "bench", "--runs", str(warm_runs)], clean_env(), paths)
+    python_warm = warm(python + ["bench", str(warm_runs)], python_env(), paths)
+    warm_rows = []
+    for (key, info), r, p in zip(events.items(), rust_warm, python_warm):
+        source, size, bad = key
+        assert r["records"] == p["records"] == info["records"], (r, p, info)
+        warm_rows.append({"source": source, "size": size, "bad_percent": bad,
+                          "records": info["records"], "stream_infer": r, "python": p})
+
+    print("== memory at the largest batch", file=sys.stderr)
+    biggest = events[("kinesis", largest, 0)]["path"]
+    memory = {
+        "event": biggest.name,
+        "stream_infer_rss_mb": max(timed([rust, "invoke", biggest], clean_env())[1] for _ in range(3)),
+        "python_rss_mb": max(timed(python + ["invoke", str(biggest)], python_env())[1] for _ in range(3)),
+    }
+
+    built = None
+    if not (smoke or args.skip_artifact):
+        print("== arm64 artifact", file=sys.stderr)
+        built = artifact(cargo_lambda)
+
+    kinesis_clean = {row["size"]: row for row in warm_rows
+                     if row["source"] == "kinesis" and row["bad_percent"] == 0}
+    costs = []
+    for size, row in kinesis_clean.items():
+        c = cost_per_million(row["stream_infer"]["total_ns"], row["records"])
+        costs.append(dict(c, size=size, records=row["records"]))
+    at_100 = next((c for c in costs if c["size"] == 100), None)
+    sagemaker = PRICES["sagemaker_smallest_instance_month"]
+    ratios = {
+        "cold_start_speedup": cold["python_invoke_s"]["median"] / cold["stream_infer_invoke_s"]["median"],
+        "warm_largest_batch_speedup": kinesis_clean[largest]["python"]["total_ns"]
+        / kinesis_clean[largest]["stream_infer"]["total_ns"],
+        "rss_fraction_of_python": memory["stream_infer_rss_mb"] / memory["python_rss_mb"],
+        "artifact_zipped_mb": built["zipped_mb"] if built else None,
+        "cost_fraction_of_python_at_batch_100": at_100["per_million"]
+        / PRICES["python_lambda_per_million_at_batch_100"] if at_100 else None,
+    }
+    results = {
+        "date": datetime.date.today().isoformat(),
+        "command": "scripts/bench" + (" --smoke" if smoke else ""),
+        "machine": machine(),
+        "profile": profile,
+        "agreement_max_relative_error": worst,
+        "cold_start": cold,
+        "warm": warm_rows,
+        "memory": memory,
+        "artifact": built,
+        "prices": PRICES,
+        "cost": costs,
+        "sagemaker_break_even_predictions_per_month":
+            sagemaker / (at_100["per_million"] / 1e6) if at_100 else None,
+        "ratios": ratios,
+        "targets": TARGETS,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out_dir / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}", file=sys.stderr)
+
+
+def ms(ns):
+    return f"{ns / 1e6:.3f}" if ns < 1e7 else f"{ns / 1e6:.1f}"
+
+
+def markdown(r):
+    m = r["machine"]
+    lines = [
+        f"Measured {r['date']} with `{r['command']}` ({r['profile']} build) on {m['nproc']} cores "
+        f"({m['cpu']}), Python {m['python']}. Both implementations predicted the same records "
+        f"within {r['agreement_max_relative_error']:.1e} relative error before anything was timed.",
+        "",
+        "| figure | stream-infer | Python (scikit-learn) | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    c = r["cold_start"]
+    t = r["targets"]
+    x = r["ratios"]
+
+    def span(s, scale=1000, unit="ms"):
+        return f"{s['median'] * scale:.1f} {unit} ({s['min'] * scale:.1f}–{s['max'] * scale:.1f})"
+
+    lines.append(f"| cold start, `invoke` {c['event']}, spawn to exit, median (min–max) of "
+                 f"{c['stream_infer_invoke_s']['runs']} | {span(c['stream_infer_invoke_s'])} | "
+                 f"{span(c['python_invoke_s'])} | {x['cold_start_speedup']:.0f}× faster | "
+                 f"≥ {t['cold_start_speedup']}× |")
+    lines.append(f"| cold start, `cargo lambda watch` spawn to first response | "
+                 f"{span(c['cargo_lambda_watch_first_invoke_s'])} | — | — | — |")
+    mem = r["memory"]
+    lines.append(f"| peak RSS, {mem['event']} | {mem['stream_infer_rss_mb']:.1f} MB | "
+                 f"{mem['python_rss_mb']:.1f} MB | {x['rss_fraction_of_python']:.2f}× | "
+                 f"≤ {t['rss_fraction_of_python']:.2f}× |")
+    largest = [w for w in r["warm"] if w["source"] == "kinesis" and w["bad_percent"] == 0][-1]
+    lines.append(f"| warm, largest Kinesis batch ({largest['records']} records) | "
+                 f"{ms(largest['stream_infer']['total_ns'])} ms | {ms(largest['python']['total_ns'])} ms | "
+                 f"{x['warm_largest_batch_speedup']:.0f}× faster | ≥ {t['warm_largest_batch_speedup']}× |")
+    a = r["artifact"]
+    lines.append(f"| zipped arm64 bootstrap | "
+                 + (f"{a['zipped_mb']:.2f} MB | — | — | ≤ {t['artifact_zipped_mb']} MB |" if a
+                    else "not built (`--smoke` or `--skip-artifact`) | — | — | — |"))
+    cost100 = next((k for k in r["cost"] if k["size"] == 100), None)
+    if cost100:
+        lines.append(f"| cost per 1M predictions, batch 100, 128 MB arm64 | "
+                     f"${cost100['per_million']:.5f} | ${r['prices']['python_lambda_per_million_at_batch_100']:.3f} "
+                     f"(published) | {x['cost_fraction_of_python_at_batch_100']:.3f}× | "
+                     f"≤ {t['cost_fraction_of_python_at_batch_100']:.2f}× |")
+    lines += ["", "Warm, in process, median per batch (decode / features / predict / respond = total; "
+              "records/s):", "",
+              "| event | records | stream-infer | records/s | Python | records/s | speed-up |",
+              "|---|---|---|---|---|---|---|"]
+    for w in r["warm"]:
+        s, p = w["stream_infer"], w["python"]
+
+        def stages(d):
+            return (f"{ms(d['decode_ns'])} / {ms(d['features_ns'])} / {ms(d['predict_ns'])} / "
+                    f"{ms(d['respond_ns'])} = **{ms(d['total_ns'])} ms**")
+
+        lines.append(
+            f"| {w['source']} {w['size']}, {w['bad_percent']}% bad | {w['records']} | {stages(s)} | "
+            f"{w['records'] / (s['total_ns'] / 1e9):,.0f} | {stages(p)} | "
+            f"{w['records'] / (p['total_ns'] / 1e9):,.0f} | {p['total_ns'] / s['total_ns']:.0f}× |")
+    lines += ["", "Cost model (stream-infer, Kinesis, no bad records; the warm duration scaled by "
+              f"{r['prices']['full_vcpu_memory_mb']}/{r['prices']['memory_mb']} for a 128 MB "
+              "function's CPU share, billed per 1 ms, plus the request charge):", "",
+              "| batch | duration at 128 MB | billed | $ per 1M predictions |", "|---|---|---|---|"]
+    for k in r["cost"]:
+        lines.append(f"| {k['records']} | {k['duration_ms_at_128mb']:.2f} ms | {k['billed_ms']:.0f} ms | "
+                     f"${k['per_million']:.5f} |")
+    if r["sagemaker_break_even_predictions_per_month"]:
+        lines += ["", f"The smallest always-on SageMaker endpoint (${r['prices']['sagemaker_smallest_instance_month']:.2f} "
+                  f"a month) costs as much as {r['sagemaker_break_even_predictions_per_month'] / 1e9:,.1f} "
+                  "billion predictions a month through stream-infer at batch 100."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
