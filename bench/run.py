@@ -2,10 +2,11 @@
 
 Measures cold start, warm throughput per stage, peak memory and the zipped arm64 artifact; derives
 a cost model; checks first that both implementations agree within 1e-9 relative error. Writes
-bench/results.json and bench/results.md (with --smoke: tiny sizes, two runs, no artifact, written
-under target/bench-smoke/ so CI keeps the script from rotting without timing anything).
+bench/results.json, bench/results.md and the table in README.md. With --smoke: tiny sizes, two
+runs, no artifact, written under target/bench-smoke/, so CI keeps the script from rotting
+without timing anything.
 
-    scripts/bench            # the full table (about 20 minutes on 2 cores, most of it compiling)
+    scripts/bench            # the full table (about 15 minutes on 2 cores)
     scripts/bench --smoke    # seconds once built
 """
 
@@ -142,21 +143,48 @@ def clean_env(extra=None):
     return env
 
 
+# Peak RSS comes from a small helper that forks, execs argv and reports the child's
+# ru_maxrss. Linux carries the parent's memory high-water mark across exec into the child's
+# ru_maxrss, so measuring straight from this (large) process would overstate small children.
+# The helper's own footprint is the floor of what it can report; results.json records it.
+RSS_HELPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write("\\npeak_rss_kb=%d\\n" % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(argv, env, stdout=subprocess.DEVNULL):
-    """Runs argv; returns (seconds from spawn to exit, peak RSS in MB, stdout bytes)."""
+    """Runs argv; returns (seconds from spawn to exit, stdout bytes)."""
     # stderr goes to a file: a pipe nobody reads would block a child that logs a lot.
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
         process = subprocess.Popen(argv, env=env, stdout=stdout, stderr=errors, cwd=ROOT)
         out = process.stdout.read() if stdout == subprocess.PIPE else b""
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
         elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
         if process.returncode != 0:
-            errors.seek(0)
-            stderr = errors.read().decode(errors="replace")
             sys.exit(f"bench: {' '.join(map(str, argv))} failed ({process.returncode}):\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, out
+
+
+def peak_rss_mb(argv, env):
+    """Peak RSS of argv in MB, through RSS_HELPER."""
+    with tempfile.TemporaryFile() as errors:
+        helper = [sys.executable, "-S", "-c", RSS_HELPER]
+        code = subprocess.call(helper + [str(a) for a in argv], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=errors)
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+    if code != 0:
+        sys.exit(f"bench: {' '.join(map(str, argv))} failed ({code}):\n{text}")
+    return int(text.rsplit("peak_rss_kb=", 1)[1].split()[0]) / 1024
 
 
 def summary(samples):
@@ -217,8 +245,8 @@ def check_agreement(rust, python, events, keys):
     worst = 0.0
     for key in keys:
         path = events[key]["path"]
-        _, _, ours = timed([rust, "invoke", path], clean_env(), stdout=subprocess.PIPE)
-        _, _, theirs = timed(python + ["invoke", path], python_env(), stdout=subprocess.PIPE)
+        _, ours = timed([rust, "invoke", path], clean_env(), stdout=subprocess.PIPE)
+        _, theirs = timed(python + ["invoke", path], python_env(), stdout=subprocess.PIPE)
         ours, theirs = predictions(ours), predictions(theirs)
         if set(ours) != set(theirs) or not ours:
             sys.exit(f"bench: {path}: the implementations predict different records "
@@ -243,7 +271,7 @@ def python_env():
 
 def warm(argv, env, paths):
     """Stage medians per event from `stream-infer bench` or `driver.py bench`."""
-    _, _, out = timed(argv + [str(p) for p in paths], env, stdout=subprocess.PIPE)
+    _, out = timed(argv + [str(p) for p in paths], env, stdout=subprocess.PIPE)
     return [json.loads(line) for line in out.decode().splitlines()]
 
 
@@ -321,18 +349,21 @@ def main():
 
     cold_event = events[("kinesis", 100 if not smoke else 10, 0)]["path"]
     print(f"== cold start x{cold_runs}", file=sys.stderr)
-    ours = [timed([rust, "invoke", cold_event], clean_env()) for _ in range(cold_runs)]
-    theirs = [timed(python + ["invoke", str(cold_event)], python_env()) for _ in range(cold_runs)]
+    ours = [timed([rust, "invoke", cold_event], clean_env())[0] for _ in range(cold_runs)]
+    theirs = [timed(python + ["invoke", str(cold_event)], python_env())[0]
+              for _ in range(cold_runs)]
+    ours_rss = [peak_rss_mb([rust, "invoke", cold_event], clean_env()) for _ in range(3)]
+    theirs_rss = [peak_rss_mb(python + ["invoke", cold_event], python_env()) for _ in range(3)]
     watch_runs = 1 if smoke else cold_runs
     watched = [watch_first_invoke(cargo_lambda, cold_event, release=not smoke)
                for _ in range(watch_runs)]
     cold = {
         "event": cold_event.name,
-        "stream_infer_invoke_s": summary([t for t, _, _ in ours]),
-        "stream_infer_invoke_rss_mb": summary([m for _, m, _ in ours]),
+        "stream_infer_invoke_s": summary(ours),
+        "stream_infer_invoke_rss_mb": summary(ours_rss),
         "cargo_lambda_watch_first_invoke_s": summary(watched),
-        "python_invoke_s": summary([t for t, _, _ in theirs]),
-        "python_invoke_rss_mb": summary([m for _, m, _ in theirs]),
+        "python_invoke_s": summary(theirs),
+        "python_invoke_rss_mb": summary(theirs_rss),
     }
 
     print(f"== warm x{warm_runs}", file=sys.stderr)
@@ -350,8 +381,11 @@ def main():
     biggest = events[("kinesis", largest, 0)]["path"]
     memory = {
         "event": biggest.name,
-        "stream_infer_rss_mb": max(timed([rust, "invoke", biggest], clean_env())[1] for _ in range(3)),
-        "python_rss_mb": max(timed(python + ["invoke", str(biggest)], python_env())[1] for _ in range(3)),
+        "stream_infer_rss_mb": max(peak_rss_mb([rust, "invoke", biggest], clean_env())
+                                   for _ in range(3)),
+        "python_rss_mb": max(peak_rss_mb(python + ["invoke", biggest], python_env())
+                             for _ in range(3)),
+        "helper_floor_mb": peak_rss_mb(["/bin/true"], clean_env()),
     }
 
     built = None
@@ -398,6 +432,19 @@ def main():
     (out_dir / "results.md").write_text(markdown(results))
     print(markdown(results))
     print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}", file=sys.stderr)
+    if not smoke:
+        embed(ROOT / "README.md", markdown(results))
+
+
+def embed(readme, table):
+    """Replaces the README's text between the bench markers with the new table."""
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    text = readme.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+        print(f"updated the table in {readme}", file=sys.stderr)
 
 
 def ms(ns):
