@@ -7,9 +7,10 @@ use serde_json::value::RawValue;
 
 use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, SkipReason, Text};
 
+/// The envelope's `dynamodb` object.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct StreamRecord<'a> {
+pub(super) struct StreamRecord<'a> {
     #[serde(borrow, default)]
     sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -25,18 +26,11 @@ struct StreamRecord<'a> {
 pub(super) fn decode<'a>(
     mut meta: Meta<'a>,
     event_name: Option<Cow<'a, str>>,
-    dynamodb: Option<&'a RawValue>,
+    dynamodb: Option<StreamRecord<'a>>,
 ) -> Record<'a> {
-    let Some(dynamodb) = dynamodb else {
+    let Some(stream) = dynamodb else {
         let detail = "record has no `dynamodb` object".to_owned();
         return invalid(meta, DecodeError::BadEnvelope { detail });
-    };
-    let stream: StreamRecord<'a> = match serde_json::from_str(dynamodb.get()) {
-        Ok(stream) => stream,
-        Err(e) => {
-            let detail = format!("`dynamodb` object: {e}");
-            return invalid(meta, DecodeError::BadEnvelope { detail });
-        }
     };
     meta.sequence_number = text(stream.sequence_number);
     // Compact JSON, so the key reads the same however the event was formatted.

@@ -8,9 +8,10 @@ use serde_json::value::RawValue;
 
 use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, Text};
 
+/// The envelope's `kinesis` object.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct KinesisData<'a> {
+pub(super) struct KinesisData<'a> {
     #[serde(borrow, default)]
     sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -22,17 +23,10 @@ struct KinesisData<'a> {
 }
 
 /// Decodes one Kinesis record's `kinesis` object into its metadata and JSON bytes.
-pub(super) fn decode<'a>(mut meta: Meta<'a>, kinesis: Option<&'a RawValue>) -> Record<'a> {
-    let Some(kinesis) = kinesis else {
+pub(super) fn decode<'a>(mut meta: Meta<'a>, kinesis: Option<KinesisData<'a>>) -> Record<'a> {
+    let Some(data) = kinesis else {
         let detail = "record has no `kinesis` object".to_owned();
         return invalid(meta, DecodeError::BadEnvelope { detail });
-    };
-    let data: KinesisData<'a> = match serde_json::from_str(kinesis.get()) {
-        Ok(data) => data,
-        Err(e) => {
-            let detail = format!("`kinesis` object: {e}");
-            return invalid(meta, DecodeError::BadEnvelope { detail });
-        }
     };
     meta.sequence_number = text(data.sequence_number);
     meta.partition_key = text(data.partition_key);

@@ -224,7 +224,9 @@ pub(crate) fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
     value.map(|t| t.0)
 }
 
-/// The fields every stream record shares; the source-specific part stays raw.
+/// A record's envelope with its source-specific object, read in one pass so the long strings in
+/// it (base64 data, images) are scanned once more, not twice. A type error anywhere fails only
+/// this record, which is then [`salvage`]d.
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "eventSource", borrow, default)]
@@ -234,9 +236,16 @@ struct Envelope<'a> {
     #[serde(rename = "eventName", borrow, default)]
     event_name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    kinesis: Option<&'a RawValue>,
+    kinesis: Option<kinesis::KinesisData<'a>>,
     #[serde(borrow, default)]
-    dynamodb: Option<&'a RawValue>,
+    dynamodb: Option<dynamodb::StreamRecord<'a>>,
+}
+
+/// Just the `eventSource` of a record whose envelope did not parse.
+#[derive(Deserialize)]
+struct SourceOnly<'a> {
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -256,7 +265,7 @@ pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
         .iter()
         .map(|record| serde_json::from_str(record.get()))
         .collect();
-    let source = batch_source(&envelopes)?;
+    let source = batch_source(&envelopes, &raw.records)?;
     let records = envelopes
         .into_iter()
         .zip(&raw.records)
@@ -272,13 +281,24 @@ pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
 /// both sources answer an empty batch with the same JSON.
 fn batch_source(
     envelopes: &[Result<Envelope<'_>, serde_json::Error>],
+    raw: &[&RawValue],
 ) -> Result<Source, EventError> {
     if envelopes.is_empty() {
         return Ok(Source::Kinesis);
     }
     let mut seen = Vec::new();
-    for envelope in envelopes.iter().flatten() {
-        if let Some(Text(name)) = &envelope.event_source {
+    // A record whose envelope failed still names its source, unless it is not an object at all.
+    let sources = envelopes
+        .iter()
+        .zip(raw)
+        .map(|(envelope, raw)| match envelope {
+            Ok(envelope) => envelope.event_source.clone(),
+            Err(_) => serde_json::from_str::<SourceOnly<'_>>(raw.get())
+                .ok()
+                .and_then(|s| s.event_source),
+        });
+    for event_source in sources {
+        if let Some(Text(name)) = &event_source {
             match Source::from_event_source(name) {
                 Some(source) => return Ok(source),
                 None if seen.len() < 3 => seen.push(format!("{name:?}")),
@@ -316,9 +336,21 @@ fn decode_record<'a>(source: Source, envelope: Envelope<'a>) -> Record<'a> {
 /// A record whose envelope did not parse: keep what identity can still be read from it.
 fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> Record<'a> {
     let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
-    let pointer = match source {
-        Source::Kinesis => "/kinesis/sequenceNumber",
-        Source::Dynamodb => "/dynamodb/SequenceNumber",
+    let (object, pointer) = match source {
+        Source::Kinesis => ("kinesis", "/kinesis/sequenceNumber"),
+        Source::Dynamodb => ("dynamodb", "/dynamodb/SequenceNumber"),
+    };
+    // Name the source-specific object when it is the part that failed.
+    let detail = match value.get(object) {
+        Some(part) if !part.is_null() => {
+            let text = part.to_string();
+            let failed = match source {
+                Source::Kinesis => serde_json::from_str::<kinesis::KinesisData<'_>>(&text).err(),
+                Source::Dynamodb => serde_json::from_str::<dynamodb::StreamRecord<'_>>(&text).err(),
+            };
+            failed.map_or_else(|| error.to_string(), |e| format!("`{object}` object: {e}"))
+        }
+        _ => error.to_string(),
     };
     let sequence_number = value
         .pointer(pointer)
@@ -329,12 +361,7 @@ fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> R
         payload: Some(Payload::Record(raw.get())),
         ..Meta::default()
     };
-    invalid(
-        meta,
-        DecodeError::BadEnvelope {
-            detail: error.to_string(),
-        },
-    )
+    invalid(meta, DecodeError::BadEnvelope { detail })
 }
 
 fn invalid(meta: Meta<'_>, error: DecodeError) -> Record<'_> {
@@ -385,6 +412,18 @@ mod tests {
                     .to_string()
                     .contains("aws:dynamodb in a aws:kinesis batch"));
             }
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_batch_of_only_mistyped_records_still_knows_its_source() {
+        let event = r#"{"Records":[
+            {"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":1,"data":"e30="}}]}"#;
+        let batch = decode_event(event).unwrap();
+        assert_eq!(batch.source, Source::Kinesis);
+        match &batch.records[0].input {
+            Input::Invalid(e) => assert!(e.to_string().contains("`kinesis` object"), "{e}"),
             other => panic!("expected invalid, got {other:?}"),
         }
     }
