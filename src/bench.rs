@@ -41,7 +41,7 @@ pub fn time_event(app: &App, event: &str, runs: usize) -> Result<Timing, Handler
         .expect("a current-thread runtime builds");
     let runs = runs.max(1);
     let (mut decode, mut score, mut predict, mut total) = (vec![], vec![], vec![], vec![]);
-    let mut shape = (0, 0, 0);
+    let mut shape = (0, 0);
     for _ in 0..runs {
         let start = Instant::now();
         let batch = source::decode_event(event)?;
@@ -55,7 +55,7 @@ pub fn time_event(app: &App, event: &str, runs: usize) -> Result<Timing, Handler
             .iter()
             .filter(|v| matches!(v, pipeline::Verdict::Predicted { .. }))
             .count();
-        shape = (scored.records.len(), predicted, app.spec.width());
+        shape = (scored.records.len(), predicted);
         drop(scored);
 
         // Prediction cost does not depend on the values, only on the matrix's shape.

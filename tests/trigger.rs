@@ -228,7 +228,7 @@ async fn stream_with_records(aws: &aws_config::SdkConfig, n: usize) -> (String, 
     let source = Stream::kinesis(aws, &stream).await.unwrap();
     let shard = source.shards().await.unwrap().remove(0);
     let iterator = source
-        .iterator(&shard, StartingPosition::TrimHorizon, None)
+        .iterator(&shard, StartingPosition::TrimHorizon)
         .await
         .unwrap()
         .unwrap();

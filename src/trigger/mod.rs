@@ -149,7 +149,7 @@ impl Trigger {
         for id in self.stream.shards().await? {
             let iterator = self
                 .stream
-                .iterator(&id, self.mapping.starting_position, None)
+                .iterator(&id, self.mapping.starting_position)
                 .await?;
             shards.push(Shard {
                 id,

@@ -15,6 +15,16 @@ pub enum StartingPosition {
     Latest,
 }
 
+impl StartingPosition {
+    /// The shard iterator type both stream APIs name this position by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartingPosition::TrimHorizon => "TRIM_HORIZON",
+            StartingPosition::Latest => "LATEST",
+        }
+    }
+}
+
 /// A stream to poll.
 #[derive(Debug, Clone)]
 pub enum Stream {
@@ -187,49 +197,38 @@ impl Stream {
         }
     }
 
-    /// An iterator at `position`, or just after `after` when resuming from a checkpoint.
+    /// An iterator at `position` in `shard`.
     pub async fn iterator(
         &self,
         shard: &str,
         position: StartingPosition,
-        after: Option<&str>,
     ) -> Result<Option<String>, StreamError> {
-        match self {
+        let kind = position.as_str();
+        let iterator = match self {
             Stream::Kinesis { client, arn, .. } => {
-                let kind = match (after, position) {
-                    (Some(_), _) => KinesisIteratorType::AfterSequenceNumber,
-                    (None, StartingPosition::TrimHorizon) => KinesisIteratorType::TrimHorizon,
-                    (None, StartingPosition::Latest) => KinesisIteratorType::Latest,
-                };
-                let out = client
+                client
                     .get_shard_iterator()
                     .stream_arn(arn)
                     .shard_id(shard)
-                    .shard_iterator_type(kind)
-                    .set_starting_sequence_number(after.map(str::to_owned))
+                    .shard_iterator_type(KinesisIteratorType::from(kind))
                     .send()
                     .await
-                    .map_err(|e| api("GetShardIterator", arn, e))?;
-                Ok(out.shard_iterator().map(str::to_owned))
+                    .map_err(|e| api("GetShardIterator", arn, e))?
+                    .shard_iterator
             }
             Stream::Dynamodb { client, arn } => {
-                let kind = match (after, position) {
-                    (Some(_), _) => StreamsIteratorType::AfterSequenceNumber,
-                    (None, StartingPosition::TrimHorizon) => StreamsIteratorType::TrimHorizon,
-                    (None, StartingPosition::Latest) => StreamsIteratorType::Latest,
-                };
-                let out = client
+                client
                     .get_shard_iterator()
                     .stream_arn(arn)
                     .shard_id(shard)
-                    .shard_iterator_type(kind)
-                    .set_sequence_number(after.map(str::to_owned))
+                    .shard_iterator_type(StreamsIteratorType::from(kind))
                     .send()
                     .await
-                    .map_err(|e| api("GetShardIterator", arn, e))?;
-                Ok(out.shard_iterator().map(str::to_owned))
+                    .map_err(|e| api("GetShardIterator", arn, e))?
+                    .shard_iterator
             }
-        }
+        };
+        Ok(iterator)
     }
 
     /// Up to `limit` records from `iterator`, and the iterator to read next (`None` once a closed
