@@ -42,14 +42,10 @@
 //!   version, feature count, content hash) before it serves.
 
 pub mod aws_error;
-pub mod bench;
 pub mod config;
 pub mod features;
 pub mod handler;
 pub mod model;
 pub mod pipeline;
-pub mod put;
 pub mod sink;
 pub mod source;
-pub mod train;
-pub mod trigger;

@@ -370,7 +370,7 @@ async fn a_model_loads_once_from_s3_and_is_then_read_from_its_etag_cache() {
     let other = tempfile::tempdir().unwrap();
     let other_csv = other.path().join("small.csv");
     std::fs::write(&other_csv, "a,y\n1,2\n2,4\n3,6\n4,8\n5,10\n6,12\n").unwrap();
-    let options = stream_infer::train::TrainOptions {
+    let options = stream_infer_tools::train::TrainOptions {
         csv: other_csv,
         target: "y".into(),
         features: None,
@@ -383,7 +383,7 @@ async fn a_model_loads_once_from_s3_and_is_then_read_from_its_etag_cache() {
     };
     std::fs::write(
         &cached[0],
-        stream_infer::train::train(&options).unwrap().to_json(),
+        stream_infer_tools::train::train(&options).unwrap().to_json(),
     )
     .unwrap();
     let again = model::load(&source, Some(&aws), cache.path())

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_smithy_mocks::mock;
-use stream_infer::put::Target;
+use stream_infer_tools::put::Target;
 use stream_infer::sink::DeadLetter;
-use stream_infer::trigger::{
+use stream_infer_tools::trigger::{
     Function, Mapping, OnFailure, Report, Retries, StartingPosition, Stop, Stream, Trigger,
 };
 

@@ -12,8 +12,12 @@ use stream_infer::handler::App;
 use stream_infer::model::Model;
 use stream_infer::sink::{JsonLinesSink, Sink};
 
+/// The workspace root: the tests run from the tools package, one level down.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tools package sits inside the workspace")
+        .to_owned()
 }
 
 /// A writer whose bytes the test can read back.

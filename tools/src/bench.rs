@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::handler::{self, App, HandlerError};
-use crate::pipeline;
-use crate::sink::Deadline;
-use crate::source;
+use stream_infer::handler::{self, App, HandlerError};
+use stream_infer::pipeline;
+use stream_infer::sink::Deadline;
+use stream_infer::source;
 
 /// Medians over `runs` runs of one event, in nanoseconds. `features` and `respond` are the
 /// differences between the timed steps: decode, decode's output scored (features and the one

@@ -11,7 +11,7 @@ use linfa::Dataset;
 use linfa_linear::{LinearRegression, TweedieRegressor};
 use ndarray::{Array1, Array2, Axis};
 
-use crate::model::{
+use stream_infer::model::{
     Artifact, Estimator, Family, Metrics, Model, Preprocessing, Training, FORMAT_VERSION,
 };
 

@@ -8,8 +8,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
-use crate::handler::{self, App};
-use crate::sink::Deadline;
+use stream_infer::handler::{self, App};
+use stream_infer::sink::Deadline;
 
 /// Where invocations go.
 pub enum Function {

@@ -319,7 +319,7 @@ impl Trigger {
                     .await
                     .map_err(|e| TriggerError::OnFailure {
                         queue_url: queue_url.clone(),
-                        message: crate::aws_error::describe("SQS", &e),
+                        message: stream_infer::aws_error::describe("SQS", &e),
                     })?;
             }
         }
@@ -345,8 +345,8 @@ impl Trigger {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         };
         let info_key = match self.stream.source() {
-            crate::source::Source::Kinesis => "KinesisBatchInfo",
-            crate::source::Source::Dynamodb => "DDBStreamBatchInfo",
+            stream_infer::source::Source::Kinesis => "KinesisBatchInfo",
+            stream_infer::source::Source::Dynamodb => "DDBStreamBatchInfo",
         };
         let first = &records[0];
         let last = &records[records.len() - 1];

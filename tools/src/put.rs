@@ -94,7 +94,7 @@ impl Target {
                     .data(aws_sdk_kinesis::primitives::Blob::new(bytes))
                     .send()
                     .await
-                    .map_err(|e| crate::aws_error::describe("Kinesis", &e))?;
+                    .map_err(|e| stream_infer::aws_error::describe("Kinesis", &e))?;
                 Ok(())
             }
             Target::Dynamodb { client, table } => {
@@ -113,7 +113,7 @@ impl Target {
                         .set_key(Some(item("Keys")?.into()))
                         .send()
                         .await
-                        .map_err(|e| crate::aws_error::describe("DynamoDB", &e))?;
+                        .map_err(|e| stream_infer::aws_error::describe("DynamoDB", &e))?;
                 } else {
                     client
                         .put_item()
@@ -121,7 +121,7 @@ impl Target {
                         .set_item(Some(item("NewImage")?.into()))
                         .send()
                         .await
-                        .map_err(|e| crate::aws_error::describe("DynamoDB", &e))?;
+                        .map_err(|e| stream_infer::aws_error::describe("DynamoDB", &e))?;
                 }
                 Ok(())
             }

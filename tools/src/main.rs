@@ -9,8 +9,8 @@ use stream_infer::config::Config;
 use stream_infer::handler::{self, App};
 use stream_infer::model::{Family, ModelSource};
 use stream_infer::sink::Deadline;
-use stream_infer::train::{self, TrainOptions};
-use stream_infer::trigger::{self, Function, Mapping, OnFailure, Retries, Stream, Trigger};
+use stream_infer_tools::train::{self, TrainOptions};
+use stream_infer_tools::trigger::{self, Function, Mapping, OnFailure, Retries, Stream, Trigger};
 
 #[derive(Parser)]
 #[command(
@@ -299,7 +299,7 @@ fn bench(events: &[PathBuf], runs: usize) -> anyhow::Result<()> {
     for path in events {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read event file {}", path.display()))?;
-        let timing = stream_infer::bench::time_event(&app, &text, runs)
+        let timing = stream_infer_tools::bench::time_event(&app, &text, runs)
             .with_context(|| format!("event file {}", path.display()))?;
         let mut line = serde_json::to_value(&timing)?;
         line["event"] = path.display().to_string().into();
@@ -331,11 +331,11 @@ async fn put(
         .with_context(|| format!("cannot read event file {}", event.display()))?;
     let aws = aws().await;
     let target = match (stream, table) {
-        (Some(stream), _) => stream_infer::put::Target::Kinesis {
+        (Some(stream), _) => stream_infer_tools::put::Target::Kinesis {
             client: aws_sdk_kinesis::Client::new(&aws),
             stream,
         },
-        (None, Some(table)) => stream_infer::put::Target::Dynamodb {
+        (None, Some(table)) => stream_infer_tools::put::Target::Dynamodb {
             client: aws_sdk_dynamodb::Client::new(&aws),
             table,
         },
