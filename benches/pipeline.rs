@@ -6,14 +6,14 @@
 use std::hint::black_box;
 
 use base64::Engine;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use stream_infer::config::Config;
-use stream_infer::features::FeatureSpec;
-use stream_infer::handler::{handle, App};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use stream_infer::Config;
+use stream_infer::FeatureSpec;
+use stream_infer::decode_event;
 use stream_infer::model::Model;
-use stream_infer::pipeline::score;
-use stream_infer::sink::{Deadline, JsonLinesSink, Sink};
-use stream_infer::source::decode_event;
+use stream_infer::score;
+use stream_infer::{App, handle};
+use stream_infer::{Deadline, JsonLinesSink, Sink};
 
 /// Lambda's limit on an invocation payload.
 const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -85,8 +85,9 @@ fn bench(c: &mut Criterion) {
     let model = Model::embedded();
     let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
     let config = Config::from_lookup(|_| None).unwrap();
-    let mut app = App::with_model(&config, Model::embedded(), None);
-    app.sink = Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink())));
+    let app = App::new(&config, Model::embedded(), None)
+        .unwrap()
+        .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink()))));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

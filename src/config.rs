@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::model::{ModelError, ModelSource};
+use crate::model::{BadModelUri, ModelSource};
 use crate::sink::{Delivery, RetryPolicy};
 
 /// Where predictions are written (`SINK` and its settings).
@@ -70,7 +70,7 @@ pub enum ConfigError {
     #[error("{var} must not be empty when set")]
     Empty { var: &'static str },
     #[error(transparent)]
-    ModelUri(#[from] ModelError),
+    ModelUri(#[from] BadModelUri),
 }
 
 impl Config {
@@ -111,7 +111,7 @@ impl Config {
                     var: "SINK",
                     value: other.to_owned(),
                     allowed: SINKS,
-                })
+                });
             }
         };
         let defaults = RetryPolicy::default();

@@ -1,158 +1,40 @@
-//! A Lambda event -> pipeline -> sinks -> the response Lambda expects, every record accounted for.
+//! One invocation: decode -> score -> write -> dead-letter -> respond, every record accounted for.
 //!
 //! This is the one function the Lambda binary and `stream-infer invoke` share. It returns the
 //! ledger of outcomes beside the response, so callers and tests can check that each record ended
 //! in exactly one place.
 
-use std::borrow::Cow;
-
-use aws_lambda_events::streams::{
-    DynamoDbBatchItemFailure, DynamoDbEventResponse, KinesisEventResponse,
-};
 use base64::Engine;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::config::{Config, ConfigError, SinkConfig};
-use crate::features::FeatureSpec;
-use crate::model::Model;
-use crate::pipeline::{self, Verdict};
-use crate::sink::{
-    DeadLetter, Deadline, DynamoDbSink, ModelRef, Prediction, Rejection, Sink, SinkError, SqsQueue,
-};
+use crate::app::App;
+use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
+use crate::pipeline::{self, Scored, Verdict};
+use crate::reason::Reason;
+use crate::sink::{Deadline, ModelRef, PayloadEncoding, Prediction, Rejection};
 use crate::source::{self, EventError, Meta, Payload, Source};
-
-/// Everything an invocation needs, built once before the runtime loop.
-#[derive(Debug)]
-pub struct App {
-    pub spec: FeatureSpec,
-    pub model: Model,
-    pub sink: Sink,
-    pub dead_letter: DeadLetter,
-    /// Time kept back from Lambda's deadline for answering.
-    pub deadline_margin: std::time::Duration,
-}
-
-/// Where a record ended. Exactly one per record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Predicted and written to the sink.
-    Written,
-    /// Rejected (or refused by the sink) and dead-lettered with its reason.
-    DeadLettered,
-    /// Not predicted on purpose (a DynamoDB REMOVE).
-    Skipped,
-    /// Not written and not dead-lettered: reported in `batchItemFailures` for Lambda to retry.
-    Failed,
-}
-
-/// The response for either source; both serialize as `{"batchItemFailures":[…]}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum StreamResponse {
-    Kinesis(KinesisEventResponse),
-    Dynamodb(DynamoDbEventResponse),
-}
-
-impl StreamResponse {
-    fn new(source: Source, failed: Vec<String>) -> StreamResponse {
-        match source {
-            Source::Kinesis => {
-                let mut response = KinesisEventResponse::default();
-                response.set_failures(failed);
-                StreamResponse::Kinesis(response)
-            }
-            Source::Dynamodb => {
-                // Unlike the Kinesis response, this one has no `set_failures` helper.
-                let mut response = DynamoDbEventResponse::default();
-                response.batch_item_failures = failed
-                    .into_iter()
-                    .map(|id| {
-                        let mut failure = DynamoDbBatchItemFailure::default();
-                        failure.item_identifier = Some(id);
-                        failure
-                    })
-                    .collect();
-                StreamResponse::Dynamodb(response)
-            }
-        }
-    }
-
-    /// The reported item identifiers, in order.
-    pub fn failures(&self) -> Vec<&str> {
-        match self {
-            StreamResponse::Kinesis(r) => r
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_deref())
-                .collect(),
-            StreamResponse::Dynamodb(r) => r
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_deref())
-                .collect(),
-        }
-    }
-}
-
-/// One record's line in the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Entry {
-    /// The record's sequence number, or `#index` when its envelope had none.
-    pub id: String,
-    pub outcome: Outcome,
-    /// The reason code of a dead-lettered record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-}
-
-/// The result of one invocation: the response and the ledger behind it.
-#[derive(Debug)]
-pub struct Handled {
-    pub source: Source,
-    /// One entry per input record, in input order.
-    pub entries: Vec<Entry>,
-    pub response: StreamResponse,
-}
-
-/// Counts per outcome, as printed by `stream-infer invoke`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    #[serde(rename = "in")]
-    pub records: usize,
-    pub predicted: usize,
-    pub rejected: usize,
-    pub skipped: usize,
-    pub failed: usize,
-}
-
-impl Handled {
-    pub fn summary(&self) -> Summary {
-        let mut summary = Summary {
-            records: self.entries.len(),
-            ..Summary::default()
-        };
-        for entry in &self.entries {
-            match entry.outcome {
-                Outcome::Written => summary.predicted += 1,
-                Outcome::DeadLettered => summary.rejected += 1,
-                Outcome::Skipped => summary.skipped += 1,
-                Outcome::Failed => summary.failed += 1,
-            }
-        }
-        summary
-    }
-}
 
 /// Why an invocation failed as a whole; Lambda then retries the entire batch.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    /// The event is not a stream event.
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error("{count} record(s) could not be written nor dead-lettered, and have no sequence number to report; failing the invocation so Lambda retries the batch")]
-    Unreportable { count: usize },
+    /// Records failed that Lambda cannot be told about one by one.
+    #[error(
+        "{count} record(s) could not be written nor dead-lettered, and have no sequence number to report; failing the invocation so Lambda retries the batch"
+    )]
+    Unreportable {
+        /// How many records.
+        count: usize,
+    },
+}
+
+impl From<Unreportable> for HandlerError {
+    fn from(Unreportable { count }: Unreportable) -> HandlerError {
+        HandlerError::Unreportable { count }
+    }
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -174,7 +56,7 @@ pub async fn handle_lambda(
     app: &App,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<StreamResponse, HandlerError> {
-    let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin);
+    let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin());
     let handled = handle(app, event.payload.get(), &deadline).await?;
     let summary = handled.summary();
     tracing::info!(
@@ -193,131 +75,127 @@ pub async fn handle_lambda(
 /// at `deadline`; whatever is not written by then is reported, not dropped.
 pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handled, HandlerError> {
     let batch = source::decode_event(event)?;
-    let scored = pipeline::score(batch, &app.spec, &app.model);
-    let source = scored.source;
-    let ids: Vec<Cow<'_, str>> = scored
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, meta)| meta.id(i))
-        .collect();
-    let model = ModelRef {
-        name: app.model.name(),
-        version: app.model.version(),
-    };
+    let scored = pipeline::score(batch, app.spec(), app.model());
+    let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
+    let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline).await;
+    dead_letter(
+        app,
+        scored.source,
+        &scored.records,
+        rejected,
+        &mut ledger,
+        deadline,
+    )
+    .await;
+    Ok(ledger.finish()?)
+}
 
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; scored.records.len()];
-    let mut predicted = Vec::new();
+/// Writes every predicted record and settles the skipped ones. Returns the records to
+/// dead-letter: those rejected by the pipeline, and those the sink refused for good.
+async fn write(
+    app: &App,
+    source: Source,
+    records: &[Scored<'_>],
+    ledger: &mut Ledger,
+    deadline: &Deadline,
+) -> Vec<(usize, Reason, String)> {
+    let model = ModelRef {
+        name: app.model().name(),
+        version: app.model().version(),
+    };
     let mut rejected = Vec::new();
-    for (index, verdict) in scored.verdicts.iter().enumerate() {
-        let meta = &scored.records[index];
-        match verdict {
-            Verdict::Skipped(_) => outcomes[index] = Some(Outcome::Skipped),
-            Verdict::Rejected(error) => rejected.push((
-                index,
-                rejection(source, &ids[index], meta, error.code(), error.to_string()),
-            )),
-            Verdict::Predicted { key, value } => predicted.push((
-                index,
-                Prediction {
-                    id: &ids[index],
+    let mut skipped = Vec::new();
+    let mut written = Vec::new();
+    let mut predictions = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        match &record.verdict {
+            Verdict::Skipped(_) => skipped.push(index),
+            Verdict::Rejected(error) => rejected.push((index, error.reason(), error.to_string())),
+            Verdict::Predicted { key, value } => {
+                written.push(index);
+                predictions.push(Prediction {
+                    id: ledger.id(index),
                     key: key.as_deref(),
                     prediction: *value,
                     model,
                     source,
-                    partition_key: meta.partition_key.as_deref(),
-                    source_arn: meta.source_arn.as_deref(),
-                    event_time: meta.event_time,
-                },
-            )),
+                    partition_key: record.meta.partition_key.as_deref(),
+                    source_arn: record.meta.source_arn.as_deref(),
+                    event_time: record.meta.event_time,
+                });
+            }
         }
     }
-
-    let predictions: Vec<Prediction<'_>> = predicted.iter().map(|(_, p)| p.clone()).collect();
-    let written = app.sink.write(&predictions, deadline).await;
-    for ((index, _), result) in predicted.iter().zip(written) {
+    let results = app.sink().write(&predictions, deadline).await;
+    drop(predictions);
+    for index in skipped {
+        ledger.set(index, Outcome::Skipped, None);
+    }
+    for (index, result) in written.into_iter().zip(results) {
         match result {
-            Ok(()) => outcomes[*index] = Some(Outcome::Written),
-            Err(SinkError::Transient(_)) => outcomes[*index] = Some(Outcome::Failed),
-            Err(error @ SinkError::Permanent(_)) => {
-                let meta = &scored.records[*index];
-                let message = error.to_string();
-                rejected.push((
-                    *index,
-                    rejection(source, &ids[*index], meta, "sink_rejected", message),
-                ));
-            }
+            Ok(()) => ledger.set(index, Outcome::Written, None),
+            Err(error) if error.is_transient() => ledger.set(index, Outcome::Failed, None),
+            Err(error) => rejected.push((index, Reason::SinkRejected, error.to_string())),
         }
     }
+    rejected
+}
 
-    let rejections: Vec<Rejection<'_>> = rejected.iter().map(|(_, r)| r.clone()).collect();
-    let sent = app.dead_letter.send(&rejections, deadline).await;
-    for ((index, _), result) in rejected.iter().zip(sent) {
-        outcomes[*index] = Some(match result {
-            Ok(()) => Outcome::DeadLettered,
-            Err(_) => Outcome::Failed,
-        });
-    }
-
-    let outcomes: Vec<Outcome> = outcomes
-        .into_iter()
-        .map(|o| o.expect("every record is given exactly one outcome"))
-        .collect();
-    let mut reasons: Vec<Option<&'static str>> = vec![None; outcomes.len()];
-    for (index, rejection) in &rejected {
-        reasons[*index] = Some(rejection.reason);
-    }
-    let mut failed = Vec::new();
-    let mut unreportable = 0;
-    for (meta, outcome) in scored.records.iter().zip(&outcomes) {
-        if *outcome == Outcome::Failed {
-            match &meta.sequence_number {
-                Some(seq) => failed.push(seq.to_string()),
-                None => unreportable += 1,
-            }
-        }
-    }
-    if unreportable > 0 {
-        return Err(HandlerError::Unreportable {
-            count: unreportable,
-        });
-    }
-    let entries = ids
-        .into_iter()
-        .zip(outcomes)
-        .zip(reasons)
-        .map(|((id, outcome), reason)| Entry {
-            id: id.into_owned(),
-            outcome,
-            reason,
+/// Dead-letters the rejected records; one that cannot be dead-lettered is reported as failed.
+async fn dead_letter(
+    app: &App,
+    source: Source,
+    records: &[Scored<'_>],
+    rejected: Vec<(usize, Reason, String)>,
+    ledger: &mut Ledger,
+    deadline: &Deadline,
+) {
+    let rejections: Vec<Rejection<'_>> = rejected
+        .iter()
+        .map(|(index, reason, message)| {
+            rejection(
+                source,
+                ledger.id(*index),
+                &records[*index].meta,
+                *reason,
+                message.clone(),
+            )
         })
         .collect();
-    Ok(Handled {
-        source,
-        entries,
-        response: StreamResponse::new(source, failed),
-    })
+    let sent = app.dead_letter().send(&rejections, deadline).await;
+    drop(rejections);
+    for ((index, reason, _), result) in rejected.into_iter().zip(sent) {
+        let outcome = match result {
+            Ok(()) => Outcome::DeadLettered,
+            Err(_) => Outcome::Failed,
+        };
+        ledger.set(index, outcome, Some(reason));
+    }
 }
 
 fn rejection<'a>(
     source: Source,
     id: &'a str,
     meta: &'a Meta<'a>,
-    reason: &'static str,
+    reason: Reason,
     message: String,
 ) -> Rejection<'a> {
     let (payload, payload_encoding) = match meta.payload {
         Some(Payload::KinesisData(data)) => {
             match base64::engine::general_purpose::STANDARD.decode(data) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => (Some(text), Some("utf8")),
-                    Err(_) => (Some(data.to_owned()), Some("base64")),
+                    Ok(text) => (Some(text), Some(PayloadEncoding::Utf8)),
+                    Err(_) => (Some(data.to_owned()), Some(PayloadEncoding::Base64)),
                 },
-                Err(_) => (Some(data.to_owned()), Some("raw")),
+                Err(_) => (Some(data.to_owned()), Some(PayloadEncoding::Raw)),
             }
         }
-        Some(Payload::Image(image)) => (Some(image.to_owned()), Some("dynamodb-json")),
-        Some(Payload::Record(record)) => (Some(record.to_owned()), Some("record-json")),
+        Some(Payload::Image(image)) => {
+            (Some(image.to_owned()), Some(PayloadEncoding::DynamodbJson))
+        }
+        Some(Payload::Record(record)) => {
+            (Some(record.to_owned()), Some(PayloadEncoding::RecordJson))
+        }
         None => (None, None),
     };
     Rejection {
@@ -332,90 +210,5 @@ fn rejection<'a>(
         payload,
         payload_encoding,
         payload_truncated: false,
-    }
-}
-
-/// Why the function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Model(#[from] crate::model::ModelError),
-}
-
-impl InitError {
-    /// A stable error type for Lambda's init error report.
-    pub fn code(&self) -> &'static str {
-        match self {
-            InitError::Config(_) => "ConfigInvalid",
-            InitError::Model(e) => e.code(),
-        }
-    }
-}
-
-impl App {
-    /// Loads the model and builds the sinks that `config` names: done once per process. AWS
-    /// clients are built only when something needs them, from the standard credential chain and
-    /// `AWS_ENDPOINT_URL`.
-    pub async fn build(config: &Config) -> Result<App, InitError> {
-        let aws = if config.needs_aws() {
-            Some(
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .load()
-                    .await,
-            )
-        } else {
-            None
-        };
-        let model =
-            crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
-        Ok(App::with_model(config, model, aws.as_ref()))
-    }
-
-    /// Builds the sinks around an already loaded model. `aws` must be given when the config
-    /// names an AWS sink or dead-letter queue.
-    pub fn with_model(config: &Config, model: Model, aws: Option<&aws_config::SdkConfig>) -> App {
-        let spec = FeatureSpec::new(
-            model.features().to_vec(),
-            config.features_field.clone(),
-            config.id_field.clone(),
-        );
-        let delivery = config.delivery;
-        let aws = || aws.expect("AWS configuration is loaded when the config needs it");
-        let sink = match &config.sink {
-            SinkConfig::Stdout => Sink::Stdout(crate::sink::JsonLinesSink::stdout()),
-            SinkConfig::DynamoDb {
-                table,
-                key_attribute,
-                ttl,
-            } => Sink::DynamoDb(DynamoDbSink::new(
-                aws_sdk_dynamodb::Client::new(aws()),
-                table.clone(),
-                key_attribute.clone(),
-                ttl.clone(),
-                delivery,
-            )),
-            SinkConfig::Sqs { queue_url } => Sink::Sqs(SqsQueue::new(
-                aws_sdk_sqs::Client::new(aws()),
-                queue_url.clone(),
-                delivery,
-            )),
-        };
-        let dead_letter = match &config.dead_letter_queue_url {
-            None => DeadLetter::Log,
-            Some(url) => DeadLetter::Sqs(SqsQueue::new(
-                aws_sdk_sqs::Client::new(aws()),
-                url.clone(),
-                delivery,
-            )),
-        };
-        App {
-            spec,
-            model,
-            sink,
-            dead_letter,
-            deadline_margin: config.deadline_margin,
-        }
     }
 }

@@ -41,11 +41,30 @@
 //! - **The model loads once per process**, before the runtime loop, and is validated (format
 //!   version, feature count, content hash) before it serves.
 
-pub mod aws_error;
-pub mod config;
-pub mod features;
-pub mod handler;
+mod app;
+mod aws_error;
+mod config;
+mod digest;
+mod features;
+mod handler;
+mod ledger;
 pub mod model;
-pub mod pipeline;
-pub mod sink;
-pub mod source;
+mod pipeline;
+mod reason;
+mod sink;
+mod source;
+
+pub use app::{App, InitError};
+pub use aws_error::describe as describe_aws_error;
+pub use config::{Config, ConfigError, SinkConfig};
+pub use features::FeatureSpec;
+pub use handler::{HandlerError, handle, handle_lambda};
+pub use ledger::{Entry, Handled, Outcome, StreamResponse, Summary};
+pub use model::{Model, ModelError, ModelSource};
+pub use pipeline::{Scored, ScoredBatch, Verdict, score};
+pub use reason::Reason;
+pub use sink::{
+    DeadLetter, Deadline, Delivery, DynamoDbSink, JsonLinesSink, PayloadEncoding, Rejection,
+    RetryPolicy, Sink, SinkError, SqsQueue,
+};
+pub use source::{DecodeError, EventError, Source, decode_event};

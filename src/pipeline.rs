@@ -1,6 +1,6 @@
 //! decode -> features -> one predict: the pure middle of an invocation, with no AWS types or IO.
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 
 use crate::features::FeatureSpec;
 use crate::model::Model;
@@ -9,67 +9,103 @@ use crate::source::{Batch, DecodeError, Input, Meta, SkipReason, Source};
 /// What the pipeline concluded about one record, before any sink has seen it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Predicted { key: Option<String>, value: f64 },
+    /// Predicted: the record's key (`ID_FIELD`) when it has one, and the model's output.
+    Predicted {
+        /// The record's key.
+        key: Option<String>,
+        /// The prediction.
+        value: f64,
+    },
+    /// Cannot be predicted, for this reason.
     Rejected(DecodeError),
+    /// Not predicted on purpose.
     Skipped(SkipReason),
 }
 
-/// A batch after prediction: each record's envelope and verdict, in input order.
+/// One record after prediction: its envelope and its verdict.
 #[derive(Debug)]
 pub struct Scored<'a> {
+    /// What the envelope said.
+    pub meta: Meta<'a>,
+    /// What the pipeline concluded.
+    pub verdict: Verdict,
+}
+
+/// A batch after prediction: one [`Scored`] per input record, in input order.
+#[derive(Debug)]
+pub struct ScoredBatch<'a> {
+    /// The event's source.
     pub source: Source,
-    pub records: Vec<Meta<'a>>,
-    pub verdicts: Vec<Verdict>,
+    /// Every record, in input order.
+    pub records: Vec<Scored<'a>>,
 }
 
 /// Extracts every valid record's features into one matrix, predicts it in a single call (none
-/// when no record is valid), and zips the predictions back to their records.
-pub fn score<'a>(batch: Batch<'a>, spec: &FeatureSpec, model: &Model) -> Scored<'a> {
+/// when no record is valid), and pairs the predictions with their records.
+pub fn score<'a>(batch: Batch<'a>, spec: &FeatureSpec, model: &Model) -> ScoredBatch<'a> {
+    score_with(batch, spec, |x| model.predict(x))
+}
+
+/// [`score`] with the model as a function. It is `FnOnce`: the type says one evaluation per batch.
+pub(crate) fn score_with<'a>(
+    batch: Batch<'a>,
+    spec: &FeatureSpec,
+    predict: impl FnOnce(Array2<f64>) -> Array1<f64>,
+) -> ScoredBatch<'a> {
+    /// A record's verdict while the batch is being predicted: a row of the matrix, or final.
+    enum Pending {
+        Row { key: Option<String> },
+        Done(Verdict),
+    }
     let width = spec.width();
     let mut matrix = Vec::with_capacity(batch.records.len() * width);
-    let mut records = Vec::with_capacity(batch.records.len());
-    let mut verdicts = Vec::with_capacity(batch.records.len());
-    // Predicted verdicts are placeholders until the one predict call fills in their values.
-    let mut predicted_rows = Vec::new();
+    let mut rows = 0;
+    let mut pending = Vec::with_capacity(batch.records.len());
     for record in batch.records {
-        let verdict = match &record.input {
-            Input::Skip(reason) => Verdict::Skipped(*reason),
-            Input::Invalid(error) => Verdict::Rejected(error.clone()),
-            input @ (Input::Json(_) | Input::Image(_)) => {
+        let state = match &record.input {
+            Input::Skip(reason) => Pending::Done(Verdict::Skipped(*reason)),
+            Input::Invalid(error) => Pending::Done(Verdict::Rejected(error.clone())),
+            Input::Json(_) | Input::Image(_) => {
                 let start = matrix.len();
                 matrix.resize(start + width, 0.0);
-                match spec.extract(input, &mut matrix[start..]) {
+                match spec.extract(&record.input, &mut matrix[start..]) {
                     Ok(key) => {
-                        predicted_rows.push(verdicts.len());
-                        Verdict::Predicted {
-                            key,
-                            value: f64::NAN,
-                        }
+                        rows += 1;
+                        Pending::Row { key }
                     }
                     Err(error) => {
                         matrix.truncate(start);
-                        Verdict::Rejected(error)
+                        Pending::Done(Verdict::Rejected(error))
                     }
                 }
             }
         };
-        records.push(record.meta);
-        verdicts.push(verdict);
+        pending.push((record.meta, state));
     }
-    if !predicted_rows.is_empty() {
-        let x = Array2::from_shape_vec((predicted_rows.len(), width), matrix)
+    let mut predictions = if rows == 0 {
+        Array1::zeros(0)
+    } else {
+        let x = Array2::from_shape_vec((rows, width), matrix)
             .expect("one row of `width` values per predicted record");
-        let predictions = model.predict(x);
-        for (&index, value) in predicted_rows.iter().zip(predictions) {
-            if let Verdict::Predicted { value: slot, .. } = &mut verdicts[index] {
-                *slot = value;
-            }
-        }
+        predict(x)
     }
-    Scored {
+    .into_iter();
+    let records = pending
+        .into_iter()
+        .map(|(meta, state)| {
+            let verdict = match state {
+                Pending::Done(verdict) => verdict,
+                Pending::Row { key } => Verdict::Predicted {
+                    key,
+                    value: predictions.next().expect("one prediction per row"),
+                },
+            };
+            Scored { meta, verdict }
+        })
+        .collect();
+    ScoredBatch {
         source: batch.source,
         records,
-        verdicts,
     }
 }
 
@@ -100,9 +136,12 @@ mod tests {
         let good = r#"{"age":59,"sex":2,"bmi":32.1,"bp":101,"s1":157,"s2":93.2,"s3":38,"s4":4,"s5":4.8598,"s6":87}"#;
         let other = r#"{"age":48,"sex":1,"bmi":21.6,"bp":87,"s1":183,"s2":103.2,"s3":70,"s4":3,"s5":3.8918,"s6":69}"#;
         let event = kinesis_event(&[good, "not json", other]);
-        let before = model.predict_calls();
-        let scored = score(decode_event(&event).unwrap(), &spec, &model);
-        assert_eq!(model.predict_calls(), before + 1);
+        let mut calls = 0;
+        let scored = score_with(decode_event(&event).unwrap(), &spec, |x| {
+            calls += 1;
+            model.predict(x)
+        });
+        assert_eq!(calls, 1);
 
         let one = |row: Vec<f64>| model.predict(Array2::from_shape_vec((1, 10), row).unwrap())[0];
         let expected_first = one(vec![
@@ -112,21 +151,23 @@ mod tests {
             48.0, 1.0, 21.6, 87.0, 183.0, 103.2, 70.0, 3.0, 3.8918, 69.0,
         ]);
         assert_eq!(
-            scored.verdicts[0],
+            scored.records[0].verdict,
             Verdict::Predicted {
                 key: None,
                 value: expected_first
             }
         );
-        assert!(matches!(&scored.verdicts[1], Verdict::Rejected(e) if e.code() == "not_json"));
+        assert!(
+            matches!(&scored.records[1].verdict, Verdict::Rejected(e) if e.code() == "not_json")
+        );
         assert_eq!(
-            scored.verdicts[2],
+            scored.records[2].verdict,
             Verdict::Predicted {
                 key: None,
                 value: expected_last
             }
         );
-        assert_eq!(scored.records[2].sequence_number.as_deref(), Some("2"));
+        assert_eq!(scored.records[2].meta.sequence_number.as_deref(), Some("2"));
     }
 
     #[test]
@@ -134,12 +175,17 @@ mod tests {
         let model = Model::embedded();
         let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
         let event = kinesis_event(&["[]", "{}"]);
-        let before = model.predict_calls();
-        let scored = score(decode_event(&event).unwrap(), &spec, &model);
-        assert_eq!(model.predict_calls(), before);
-        assert!(scored
-            .verdicts
-            .iter()
-            .all(|v| matches!(v, Verdict::Rejected(_))));
+        let mut calls = 0;
+        let scored = score_with(decode_event(&event).unwrap(), &spec, |x| {
+            calls += 1;
+            model.predict(x)
+        });
+        assert_eq!(calls, 0);
+        assert!(
+            scored
+                .records
+                .iter()
+                .all(|r| matches!(r.verdict, Verdict::Rejected(_)))
+        );
     }
 }

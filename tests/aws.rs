@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use stream_infer::config::Config;
-use stream_infer::handler::{handle, App, Handled, Outcome};
+use stream_infer::Config;
+use stream_infer::Deadline;
 use stream_infer::model::{self, Model, ModelError};
-use stream_infer::sink::Deadline;
+use stream_infer::{App, Handled, Outcome, handle};
 
 use crate::util::{
     assert_ledger, create_table, formula, input_ids, kinesis_event, local_aws, root, unique,
@@ -81,7 +81,7 @@ fn app(aws: &aws_config::SdkConfig, vars: &[(&str, &str)]) -> App {
             .map(|(_, v)| v.to_string())
     })
     .unwrap();
-    App::with_model(&config, Model::embedded(), Some(aws))
+    App::new(&config, Model::embedded(), Some(aws)).unwrap()
 }
 
 async fn run(app: &App, event: &str) -> Handled {
@@ -144,7 +144,7 @@ async fn dynamodb_sink_writes_exact_items_dead_letters_rejections_and_replays_id
         let formula = formula(w["features"].as_object().unwrap());
         assert!((number(item, "prediction") - formula).abs() < 1e-9 * formula.abs());
         assert_eq!(text(item, "model_name"), "diabetes");
-        assert_eq!(text(item, "model_version"), app.model.version());
+        assert_eq!(text(item, "model_version"), app.model().version());
         assert_eq!(text(item, "source"), "kinesis");
         assert_eq!(text(item, "sequence_number"), w["id"].as_str().unwrap());
         assert!(item["partition_key"].as_s().unwrap().starts_with("pk-"));
@@ -170,14 +170,18 @@ async fn dynamodb_sink_writes_exact_items_dead_letters_rejections_and_replays_id
         assert_eq!(message["reason"], w["reason"]);
         assert_eq!(message["sequence_number"], w["id"]);
         assert!(message["message"].as_str().unwrap().len() > 10);
-        assert!(message["source_arn"]
-            .as_str()
-            .unwrap()
-            .starts_with("arn:aws:kinesis"));
-        assert!(message["partition_key"]
-            .as_str()
-            .unwrap()
-            .starts_with("pk-"));
+        assert!(
+            message["source_arn"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:kinesis")
+        );
+        assert!(
+            message["partition_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("pk-")
+        );
         if w["reason"] != "bad_envelope" {
             assert!(message["payload"].is_string(), "{message}");
         }
@@ -383,7 +387,9 @@ async fn a_model_loads_once_from_s3_and_is_then_read_from_its_etag_cache() {
     };
     std::fs::write(
         &cached[0],
-        stream_infer_tools::train::train(&options).unwrap().to_json(),
+        stream_infer_tools::train::train(&options)
+            .unwrap()
+            .to_json(),
     )
     .unwrap();
     let again = model::load(&source, Some(&aws), cache.path())
@@ -426,7 +432,7 @@ async fn an_unreachable_sink_reports_every_predicted_record() {
         _ => None,
     })
     .unwrap();
-    let app = App::with_model(&config, Model::embedded(), Some(&aws));
+    let app = App::new(&config, Model::embedded(), Some(&aws)).unwrap();
     let event = sample("kinesis-mixed.json");
     let handled = run(&app, &event).await;
     let failed: Vec<&str> = handled

@@ -42,10 +42,12 @@ fn invoke_prints_predictions_then_the_lambda_response() {
     for p in predictions {
         assert_eq!(p["source"], "kinesis");
         assert_eq!(p["model"]["name"], "diabetes");
-        assert!(p["model"]["version"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:"));
+        assert!(
+            p["model"]["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
         assert!(p["prediction"].as_f64().unwrap().is_finite());
     }
     assert_eq!(predictions[0]["key"], "p-ok-1");
@@ -64,10 +66,12 @@ fn invoke_prints_predictions_then_the_lambda_response() {
         not_base64["id"],
         "4959100000000000000000000000000000000000000000000007919"
     );
-    assert!(not_base64["message"]
-        .as_str()
-        .unwrap()
-        .contains("not valid base64"));
+    assert!(
+        not_base64["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid base64")
+    );
 }
 
 #[test]

@@ -2,10 +2,10 @@
 
 use base64::Engine;
 use proptest::prelude::*;
-use stream_infer::features::FeatureSpec;
+use stream_infer::FeatureSpec;
+use stream_infer::decode_event;
 use stream_infer::model::Model;
-use stream_infer::pipeline::{score, Verdict};
-use stream_infer::source::decode_event;
+use stream_infer::{Verdict, score};
 
 fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -49,8 +49,8 @@ fn check(event: &str, records: usize, features_field: Option<&str>) {
     let batch = decode_event(event).expect("a Records array is always a stream event");
     assert_eq!(batch.records.len(), records);
     let scored = score(batch, &spec, &model);
-    assert_eq!(scored.verdicts.len(), records);
-    for verdict in &scored.verdicts {
+    assert_eq!(scored.records.len(), records);
+    for verdict in scored.records.iter().map(|r| &r.verdict) {
         if let Verdict::Predicted { value, .. } = verdict {
             assert!(value.is_finite());
         }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_smithy_mocks::mock;
+use stream_infer::DeadLetter;
 use stream_infer_tools::put::Target;
-use stream_infer::sink::DeadLetter;
 use stream_infer_tools::trigger::{
     Function, Mapping, OnFailure, Report, Retries, StartingPosition, Stop, Stream, Trigger,
 };
@@ -242,7 +242,7 @@ async fn stream_with_records(aws: &aws_config::SdkConfig, n: usize) -> (String, 
 /// wrote.
 fn flaky_table(
     stuck: impl Fn(&str, usize) -> bool + Send + Sync + 'static,
-) -> (stream_infer::sink::Sink, Arc<Mutex<Vec<String>>>) {
+) -> (stream_infer::Sink, Arc<Mutex<Vec<String>>>) {
     let written = Arc::new(Mutex::new(Vec::new()));
     let seen = written.clone();
     let calls = Arc::new(Mutex::new(0));
@@ -266,7 +266,7 @@ fn flaky_table(
 async fn run_in_process(
     aws: &aws_config::SdkConfig,
     stream: &str,
-    sink: stream_infer::sink::Sink,
+    sink: stream_infer::Sink,
     mapping: Mapping,
     on_failure: OnFailure,
 ) -> Report {

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stream_infer::config::Config;
-use stream_infer::handler::App;
+use stream_infer::App;
+use stream_infer::Config;
 use stream_infer::model::Model;
-use stream_infer::sink::{JsonLinesSink, Sink};
+use stream_infer::{JsonLinesSink, Sink};
 
 /// The workspace root: the tests run from the tools package, one level down.
 pub fn root() -> PathBuf {
@@ -54,9 +54,10 @@ pub fn capturing_app(vars: &[(&str, &str)]) -> (App, Buffer) {
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .unwrap();
-    let mut app = App::with_model(&config, Model::embedded(), None);
     let buffer = Buffer::default();
-    app.sink = Sink::Stdout(JsonLinesSink::new(Box::new(buffer.clone())));
+    let app = App::new(&config, Model::embedded(), None)
+        .unwrap()
+        .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(buffer.clone()))));
     (app, buffer)
 }
 
@@ -143,8 +144,8 @@ pub fn kinesis_event(n: usize) -> String {
 
 /// Checks the ledger: every input record is in exactly one of written, dead-lettered, skipped
 /// and reported, and reported is exactly what the response lists.
-pub fn assert_ledger(handled: &stream_infer::handler::Handled, input_ids: &[String]) {
-    use stream_infer::handler::Outcome;
+pub fn assert_ledger(handled: &stream_infer::Handled, input_ids: &[String]) {
+    use stream_infer::Outcome;
     let ids: Vec<&str> = handled.entries.iter().map(|e| e.id.as_str()).collect();
     let expected: Vec<&str> = input_ids.iter().map(String::as_str).collect();
     assert_eq!(ids, expected, "one ledger entry per input record, in order");

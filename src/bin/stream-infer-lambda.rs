@@ -1,8 +1,7 @@
 //! The Lambda bootstrap: config, model and sinks once, then the runtime loop.
 
 use lambda_runtime::service_fn;
-use stream_infer::config::Config;
-use stream_infer::handler::{handle_lambda, App, InitError};
+use stream_infer::{App, Config, InitError, handle_lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,10 +11,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .map_err(report)?;
     let app = App::build(&config).await.map_err(report)?;
     tracing::info!(
-        model = app.model.name(),
-        version = app.model.version(),
-        sink = app.sink.describe(),
-        dead_letter = app.dead_letter.describe(),
+        model = app.model().name(),
+        version = app.model().version(),
+        sink = app.sink().describe(),
+        dead_letter = app.dead_letter().describe(),
         "stream-infer ready"
     );
     lambda_runtime::run(service_fn(|event| handle_lambda(&app, event))).await

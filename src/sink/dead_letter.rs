@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
-use super::retry::Deadline;
-use super::sqs::{fifo_id, Message, SqsQueue};
 use super::SinkError;
+use super::retry::Deadline;
+use super::sqs::{Message, SqsQueue, fifo_id};
+use crate::reason::Reason;
 use crate::source::Source;
 
 /// The largest message body sent to the dead-letter queue (SQS's classic message limit); a
@@ -16,7 +17,7 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub struct Rejection<'a> {
     pub id: &'a str,
     /// A stable code, such as `feature_missing`.
-    pub reason: &'static str,
+    pub reason: Reason,
     /// What exactly was wrong, for a person.
     pub message: String,
     pub source: Source,
@@ -31,9 +32,9 @@ pub struct Rejection<'a> {
     /// The payload as it arrived: Kinesis data (decoded when UTF-8) or the DynamoDB image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
-    /// `utf8`, `base64` (Kinesis data that is not UTF-8) or `dynamodb-json`.
+    /// How `payload` is written.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_encoding: Option<&'static str>,
+    pub payload_encoding: Option<PayloadEncoding>,
     /// Set when the payload was cut to fit a queue message.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub payload_truncated: bool,
@@ -55,6 +56,39 @@ impl Rejection<'_> {
         cut.payload = Some(payload[..keep].to_owned());
         cut.payload_truncated = true;
         serde_json::to_string(&cut).expect("a rejection always serializes")
+    }
+}
+
+/// How a dead-lettered payload is written in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PayloadEncoding {
+    /// Kinesis data, base64-decoded, that is UTF-8 text.
+    #[serde(rename = "utf8")]
+    Utf8,
+    /// Kinesis data that decodes but is not UTF-8: the original base64 text.
+    #[serde(rename = "base64")]
+    Base64,
+    /// Kinesis data that is not valid base64: the text exactly as it arrived.
+    #[serde(rename = "raw")]
+    Raw,
+    /// A DynamoDB `NewImage`, as DynamoDB JSON.
+    #[serde(rename = "dynamodb-json")]
+    DynamodbJson,
+    /// The whole record, when its envelope could not be read.
+    #[serde(rename = "record-json")]
+    RecordJson,
+}
+
+impl PayloadEncoding {
+    /// The name written in the message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadEncoding::Utf8 => "utf8",
+            PayloadEncoding::Base64 => "base64",
+            PayloadEncoding::Raw => "raw",
+            PayloadEncoding::DynamodbJson => "dynamodb-json",
+            PayloadEncoding::RecordJson => "record-json",
+        }
     }
 }
 
@@ -104,14 +138,14 @@ impl DeadLetter {
 fn log(rejection: &Rejection<'_>) -> Result<(), SinkError> {
     tracing::warn!(
         id = rejection.id,
-        reason = rejection.reason,
+        reason = rejection.reason.as_str(),
         source = rejection.source.as_str(),
         source_arn = rejection.source_arn,
         sequence_number = rejection.sequence_number,
         partition_key = rejection.partition_key,
         event_time = rejection.event_time,
         payload = rejection.payload.as_deref(),
-        payload_encoding = rejection.payload_encoding,
+        payload_encoding = rejection.payload_encoding.map(PayloadEncoding::as_str),
         "{}",
         rejection.message
     );

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::retry::{with_retries, Attempt, Deadline};
+use super::retry::{Attempt, Deadline, with_retries};
 use super::{Delivery, Prediction, SinkError};
 use crate::source::Source;
 
@@ -156,12 +156,15 @@ impl DynamoDbSink {
             processed_at,
             ttl: expires.into_iter().collect(),
         };
-        let item: Item = serde_dynamo::to_item(&item)
-            .map_err(|e| SinkError::Permanent(format!("cannot build the DynamoDB item: {e}")))?;
+        let item: Item = serde_dynamo::to_item(&item).map_err(|e| {
+            SinkError::permanent(None, format!("cannot build the DynamoDB item: {e}"))
+        })?;
         let put = PutRequest::builder()
             .set_item(Some(item))
             .build()
-            .map_err(|e| SinkError::Permanent(format!("cannot build the DynamoDB item: {e}")))?;
+            .map_err(|e| {
+                SinkError::permanent(None, format!("cannot build the DynamoDB item: {e}"))
+            })?;
         Ok(WriteRequest::builder().put_request(put).build())
     }
 
@@ -177,7 +180,7 @@ impl DynamoDbSink {
             .await;
         let all_refused = results
             .iter()
-            .all(|(_, r)| matches!(r, Err(SinkError::Permanent(_))));
+            .all(|(_, r)| matches!(r, Err(e) if !e.is_transient()));
         if chunk.len() == 1 || !all_refused {
             return results;
         }
@@ -227,7 +230,13 @@ impl DynamoDbSink {
                         let mut attempt = Attempt::default();
                         for index in pending {
                             if unprocessed.contains(&keys[index].as_str()) {
-                                attempt.retry.push((index, "UnprocessedItems".to_owned()));
+                                attempt.retry.push((
+                                    index,
+                                    SinkError::transient(
+                                        Some("UnprocessedItems"),
+                                        "UnprocessedItems",
+                                    ),
+                                ));
                             } else {
                                 attempt.done.push(index);
                             }
@@ -251,8 +260,8 @@ where
 {
     let message = crate::aws_error::describe("DynamoDB", error);
     if error.code() == Some("ValidationException") {
-        SinkError::Permanent(message)
+        SinkError::permanent(error.code(), message)
     } else {
-        SinkError::Transient(message)
+        SinkError::transient(error.code(), message)
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::source::Source;
 
-pub use dead_letter::{DeadLetter, Rejection};
+pub use dead_letter::{DeadLetter, PayloadEncoding, Rejection};
 pub use dynamodb::DynamoDbSink;
 pub use retry::{Deadline, RetryPolicy};
 pub use sqs::SqsQueue;
@@ -52,15 +52,51 @@ pub struct ModelRef<'a> {
     pub version: &'a str,
 }
 
-/// Why a write did not happen.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SinkError {
+/// Whether retrying a failed write could help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
     /// Throttling, a 5xx, unprocessed items: the same write may succeed later.
-    #[error("transient sink failure: {0}")]
-    Transient(String),
+    Transient,
     /// The sink refused this record and always will: it is dead-lettered, not retried.
-    #[error("sink rejected the record: {0}")]
-    Permanent(String),
+    Permanent,
+}
+
+/// Why a write did not happen: whether a retry could help, the service's error code when it gave
+/// one (`ThrottlingException`, `ValidationException`, …), and a sentence for the logs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", match .retry { Retry::Transient => "transient sink failure", Retry::Permanent => "sink rejected the record" })]
+pub struct SinkError {
+    /// Whether retrying could help.
+    pub retry: Retry,
+    /// The service's error code, when the failure came from the service.
+    pub code: Option<String>,
+    /// What went wrong, naming the service.
+    pub message: String,
+}
+
+impl SinkError {
+    /// A failure that a later attempt may not see.
+    pub fn transient(code: Option<&str>, message: impl Into<String>) -> SinkError {
+        SinkError {
+            retry: Retry::Transient,
+            code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// A refusal that every attempt will meet.
+    pub fn permanent(code: Option<&str>, message: impl Into<String>) -> SinkError {
+        SinkError {
+            retry: Retry::Permanent,
+            code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// Whether retrying could help.
+    pub fn is_transient(&self) -> bool {
+        self.retry == Retry::Transient
+    }
 }
 
 /// The configured output for predictions.

@@ -77,21 +77,21 @@ impl Deadline {
 pub struct Attempt {
     pub done: Vec<usize>,
     /// Items that may succeed if tried again, with why they failed.
-    pub retry: Vec<(usize, String)>,
+    pub retry: Vec<(usize, SinkError)>,
     /// Items that never will.
-    pub permanent: Vec<(usize, String)>,
+    pub permanent: Vec<(usize, SinkError)>,
 }
 
 impl Attempt {
     /// Every item failed the same way, as when a whole request fails.
     pub fn all(items: &[usize], error: SinkError) -> Attempt {
         let mut attempt = Attempt::default();
-        for &item in items {
-            match &error {
-                SinkError::Transient(e) => attempt.retry.push((item, e.clone())),
-                SinkError::Permanent(e) => attempt.permanent.push((item, e.clone())),
-            }
-        }
+        let failed = if error.is_transient() {
+            &mut attempt.retry
+        } else {
+            &mut attempt.permanent
+        };
+        failed.extend(items.iter().map(|&item| (item, error.clone())));
         attempt
     }
 }
@@ -114,12 +114,7 @@ where
     while !pending.is_empty() {
         let outcome = send(pending).await;
         results.extend(outcome.done.into_iter().map(|i| (i, Ok(()))));
-        results.extend(
-            outcome
-                .permanent
-                .into_iter()
-                .map(|(i, e)| (i, Err(SinkError::Permanent(e)))),
-        );
+        results.extend(outcome.permanent.into_iter().map(|(i, e)| (i, Err(e))));
         if outcome.retry.is_empty() {
             break;
         }
@@ -130,12 +125,10 @@ where
             } else {
                 format!("after {attempt} attempts, stopped before the Lambda deadline")
             };
-            results.extend(
-                outcome
-                    .retry
-                    .into_iter()
-                    .map(|(i, e)| (i, Err(SinkError::Transient(format!("{e} ({exhausted})"))))),
-            );
+            results.extend(outcome.retry.into_iter().map(|(i, mut e)| {
+                e.message = format!("{} ({exhausted})", e.message);
+                (i, Err(e))
+            }));
             break;
         }
         tokio::time::sleep(wait).await;
@@ -168,8 +161,10 @@ mod tests {
 
     #[test]
     fn an_unknown_lambda_deadline_never_stops_retries() {
-        assert!(Deadline::from_epoch_millis(0, Duration::from_secs(1))
-            .allows(Duration::from_secs(3600)));
+        assert!(
+            Deadline::from_epoch_millis(0, Duration::from_secs(1))
+                .allows(Duration::from_secs(3600))
+        );
         let past = Deadline::from_epoch_millis(1, Duration::ZERO);
         assert!(!past.allows(Duration::ZERO));
     }
@@ -195,7 +190,9 @@ mod tests {
                     match i {
                         0 => attempt.done.push(i),
                         1 if second_try_of_one => attempt.done.push(i),
-                        _ => attempt.retry.push((i, "throttled".into())),
+                        _ => attempt
+                            .retry
+                            .push((i, SinkError::transient(None, "throttled"))),
                     }
                 }
                 attempt
@@ -209,7 +206,7 @@ mod tests {
         assert_eq!(failed[0].0, 2);
         assert_eq!(
             failed[0].1,
-            Err(SinkError::Transient("throttled (after 3 attempts)".into()))
+            Err(SinkError::transient(None, "throttled (after 3 attempts)"))
         );
     }
 
@@ -224,12 +221,14 @@ mod tests {
         let mut calls = 0;
         let results = with_retries(&policy, &deadline, vec![7], |items| {
             calls += 1;
-            async move { Attempt::all(&items, SinkError::Transient("throttled".into())) }
+            async move { Attempt::all(&items, SinkError::transient(None, "throttled")) }
         })
         .await;
         assert!(calls < 100);
         let (index, result) = &results[0];
         assert_eq!(*index, 7);
-        assert!(matches!(result, Err(SinkError::Transient(m)) if m.contains("Lambda deadline")));
+        assert!(
+            matches!(result, Err(e) if e.is_transient() && e.message.contains("Lambda deadline"))
+        );
     }
 }

@@ -4,9 +4,8 @@
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures_util::stream::{self, StreamExt};
-use sha2::{Digest, Sha256};
 
-use super::retry::{with_retries, Attempt, Deadline};
+use super::retry::{Attempt, Deadline, with_retries};
 use super::{Delivery, SinkError};
 
 /// SendMessageBatch's limit on entries per call.
@@ -95,8 +94,10 @@ impl SqsQueue {
                     match entry.build() {
                         Ok(entry) => entries.push(entry),
                         Err(e) => {
-                            let error =
-                                SinkError::Permanent(format!("cannot build an SQS entry: {e}"));
+                            let error = SinkError::permanent(
+                                None,
+                                format!("cannot build an SQS entry: {e}"),
+                            );
                             return Attempt::all(&pending, error);
                         }
                     }
@@ -134,9 +135,11 @@ impl SqsQueue {
                                 entry.message().unwrap_or("entry failed")
                             );
                             if entry.sender_fault() {
-                                attempt.permanent.push((index, reason));
+                                let error = SinkError::permanent(Some(entry.code()), reason);
+                                attempt.permanent.push((index, error));
                             } else {
-                                attempt.retry.push((index, reason));
+                                let error = SinkError::transient(Some(entry.code()), reason);
+                                attempt.retry.push((index, error));
                             }
                         }
                     }
@@ -178,9 +181,7 @@ pub fn fifo_id(text: &str) -> String {
     if valid {
         text.to_owned()
     } else {
-        let digest = Sha256::digest(text.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256-{hex}")
+        format!("sha256-{}", crate::digest::sha256_hex(text.as_bytes(), 32))
     }
 }
 
@@ -193,9 +194,9 @@ where
     let message = crate::aws_error::describe("SQS", error);
     match error.code() {
         Some("InvalidMessageContents" | "AWS.SimpleQueueService.BatchRequestTooLong") => {
-            SinkError::Permanent(message)
+            SinkError::permanent(error.code(), message)
         }
-        _ => SinkError::Transient(message),
+        _ => SinkError::transient(error.code(), message),
     }
 }
 

@@ -40,12 +40,12 @@ impl JsonLinesSink {
                 serde_json::to_writer(&mut out, p)
                     .map_err(std::io::Error::from)
                     .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| SinkError::Transient(format!("stdout: {e}")))
+                    .map_err(|e| SinkError::transient(None, format!("stdout: {e}")))
             })
             .collect();
         // A failed flush loses whatever was buffered, so no line can be counted as written.
         if let Err(e) = out.flush() {
-            let error = SinkError::Transient(format!("stdout: {e}"));
+            let error = SinkError::transient(None, format!("stdout: {e}"));
             results.iter_mut().for_each(|r| *r = Err(error.clone()));
         }
         results

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, SkipReason, Text};
+use super::{DecodeError, Input, Meta, Payload, Record, SkipReason, Text, invalid, text};
 
 /// The envelope's `dynamodb` object.
 #[derive(Deserialize)]
@@ -60,7 +60,7 @@ pub(super) fn decode<'a>(
 
 #[cfg(test)]
 mod tests {
-    use crate::source::{decode_event, DecodeError, Input, SkipReason};
+    use crate::source::{DecodeError, Input, SkipReason, decode_event};
 
     fn one(event_name: &str, dynamodb: &str) -> crate::source::Record<'static> {
         let event = format!(

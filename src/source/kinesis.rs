@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{invalid, text, DecodeError, Input, Meta, Payload, Record, Text};
+use super::{DecodeError, Input, Meta, Payload, Record, Text, invalid, text};
 
 /// The envelope's `kinesis` object.
 #[derive(Deserialize)]
@@ -78,7 +78,7 @@ pub(super) fn decode<'a>(mut meta: Meta<'a>, kinesis: Option<KinesisData<'a>>) -
 
 #[cfg(test)]
 mod tests {
-    use crate::source::{decode_event, DecodeError, Input, Payload};
+    use crate::source::{DecodeError, Input, Payload, decode_event};
 
     fn one(kinesis: &str) -> crate::source::Record<'static> {
         let event = format!(

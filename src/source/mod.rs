@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::reason::Reason;
+
 /// The event source a batch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -162,26 +164,31 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// A stable, machine-readable reason code, as written to the dead-letter queue.
-    pub fn code(&self) -> &'static str {
+    /// The record's reason code.
+    pub fn reason(&self) -> Reason {
         match self {
-            DecodeError::BadEnvelope { .. } => "bad_envelope",
-            DecodeError::NotBase64 { .. } => "not_base64",
-            DecodeError::NotJson { .. } => "not_json",
-            DecodeError::NotObject { .. } => "not_object",
-            DecodeError::FeaturesFieldMissing { .. } => "features_field_missing",
-            DecodeError::FeaturesFieldNotObject { .. } => "features_field_not_object",
-            DecodeError::FeatureMissing { .. } => "feature_missing",
-            DecodeError::FeatureNull { .. } => "feature_null",
-            DecodeError::FeatureBoolean { .. } => "feature_boolean",
-            DecodeError::FeatureString { .. } => "feature_string",
-            DecodeError::FeatureWrongType { .. } => "feature_wrong_type",
-            DecodeError::FeatureNotNumeric { .. } => "feature_not_numeric",
-            DecodeError::FeatureNotFinite { .. } => "feature_not_finite",
-            DecodeError::FeatureOutOfRange { .. } => "feature_out_of_range",
-            DecodeError::ImageMissing { .. } => "image_missing",
-            DecodeError::AttributeWrongType { .. } => "attribute_wrong_type",
+            DecodeError::BadEnvelope { .. } => Reason::BadEnvelope,
+            DecodeError::NotBase64 { .. } => Reason::NotBase64,
+            DecodeError::NotJson { .. } => Reason::NotJson,
+            DecodeError::NotObject { .. } => Reason::NotObject,
+            DecodeError::FeaturesFieldMissing { .. } => Reason::FeaturesFieldMissing,
+            DecodeError::FeaturesFieldNotObject { .. } => Reason::FeaturesFieldNotObject,
+            DecodeError::FeatureMissing { .. } => Reason::FeatureMissing,
+            DecodeError::FeatureNull { .. } => Reason::FeatureNull,
+            DecodeError::FeatureBoolean { .. } => Reason::FeatureBoolean,
+            DecodeError::FeatureString { .. } => Reason::FeatureString,
+            DecodeError::FeatureWrongType { .. } => Reason::FeatureWrongType,
+            DecodeError::FeatureNotNumeric { .. } => Reason::FeatureNotNumeric,
+            DecodeError::FeatureNotFinite { .. } => Reason::FeatureNotFinite,
+            DecodeError::FeatureOutOfRange { .. } => Reason::FeatureOutOfRange,
+            DecodeError::ImageMissing { .. } => Reason::ImageMissing,
+            DecodeError::AttributeWrongType { .. } => Reason::AttributeWrongType,
         }
+    }
+
+    /// The reason code as text, as written to the dead-letter queue.
+    pub fn code(&self) -> &'static str {
+        self.reason().as_str()
     }
 }
 
@@ -408,9 +415,10 @@ mod tests {
         match &batch.records[1].input {
             Input::Invalid(e) => {
                 assert_eq!(e.code(), "bad_envelope");
-                assert!(e
-                    .to_string()
-                    .contains("aws:dynamodb in a aws:kinesis batch"));
+                assert!(
+                    e.to_string()
+                        .contains("aws:dynamodb in a aws:kinesis batch")
+                );
             }
             other => panic!("expected invalid, got {other:?}"),
         }

@@ -6,10 +6,8 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use serde::Serialize;
 
-use stream_infer::handler::{self, App, HandlerError};
-use stream_infer::pipeline;
-use stream_infer::sink::Deadline;
-use stream_infer::source;
+use stream_infer::Deadline;
+use stream_infer::{App, HandlerError};
 
 /// Medians over `runs` runs of one event, in nanoseconds. `features` and `respond` are the
 /// differences between the timed steps: decode, decode's output scored (features and the one
@@ -44,30 +42,30 @@ pub fn time_event(app: &App, event: &str, runs: usize) -> Result<Timing, Handler
     let mut shape = (0, 0);
     for _ in 0..runs {
         let start = Instant::now();
-        let batch = source::decode_event(event)?;
+        let batch = stream_infer::decode_event(event)?;
         decode.push(start.elapsed());
 
         let start = Instant::now();
-        let scored = pipeline::score(batch, &app.spec, &app.model);
+        let scored = stream_infer::score(batch, app.spec(), app.model());
         score.push(start.elapsed());
         let predicted = scored
-            .verdicts
+            .records
             .iter()
-            .filter(|v| matches!(v, pipeline::Verdict::Predicted { .. }))
+            .filter(|r| matches!(r.verdict, stream_infer::Verdict::Predicted { .. }))
             .count();
         shape = (scored.records.len(), predicted);
         drop(scored);
 
         // Prediction cost does not depend on the values, only on the matrix's shape.
-        let x = Array2::from_elem((predicted, app.spec.width()), 1.0);
+        let x = Array2::from_elem((predicted, app.spec().width()), 1.0);
         let start = Instant::now();
         if predicted > 0 {
-            std::hint::black_box(app.model.predict(x));
+            std::hint::black_box(app.model().predict(x));
         }
         predict.push(start.elapsed());
 
         let start = Instant::now();
-        let handled = runtime.block_on(handler::handle(app, event, &Deadline::none()))?;
+        let handled = runtime.block_on(stream_infer::handle(app, event, &Deadline::none()))?;
         total.push(start.elapsed());
         std::hint::black_box(handled);
     }

@@ -4,6 +4,7 @@
 //! pieces the edge tests drive directly.
 
 pub mod bench;
+pub mod cli;
 pub mod put;
 pub mod train;
 pub mod trigger;

@@ -50,6 +50,17 @@ impl Target {
         }
     }
 
+    /// Puts the event's records `repeat` times over, in order.
+    pub async fn put_repeatedly(&self, event: &str, repeat: usize) -> Result<Put, PutError> {
+        let mut done = Put::default();
+        for _ in 0..repeat {
+            let once = self.put(event).await?;
+            done.put += once.put;
+            done.refused.extend(once.refused);
+        }
+        Ok(done)
+    }
+
     /// Puts every record of `event` in order, one request per record so the stream keeps the
     /// event's order.
     pub async fn put(&self, event: &str) -> Result<Put, PutError> {
@@ -94,7 +105,7 @@ impl Target {
                     .data(aws_sdk_kinesis::primitives::Blob::new(bytes))
                     .send()
                     .await
-                    .map_err(|e| stream_infer::aws_error::describe("Kinesis", &e))?;
+                    .map_err(|e| stream_infer::describe_aws_error("Kinesis", &e))?;
                 Ok(())
             }
             Target::Dynamodb { client, table } => {
@@ -113,7 +124,7 @@ impl Target {
                         .set_key(Some(item("Keys")?.into()))
                         .send()
                         .await
-                        .map_err(|e| stream_infer::aws_error::describe("DynamoDB", &e))?;
+                        .map_err(|e| stream_infer::describe_aws_error("DynamoDB", &e))?;
                 } else {
                     client
                         .put_item()
@@ -121,7 +132,7 @@ impl Target {
                         .set_item(Some(item("NewImage")?.into()))
                         .send()
                         .await
-                        .map_err(|e| stream_infer::aws_error::describe("DynamoDB", &e))?;
+                        .map_err(|e| stream_infer::describe_aws_error("DynamoDB", &e))?;
                 }
                 Ok(())
             }

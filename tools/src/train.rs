@@ -6,13 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use linfa::traits::Fit;
 use linfa::Dataset;
+use linfa::traits::Fit;
 use linfa_linear::{LinearRegression, TweedieRegressor};
 use ndarray::{Array1, Array2, Axis};
 
 use stream_infer::model::{
-    Artifact, Estimator, Family, Metrics, Model, Preprocessing, Training, FORMAT_VERSION,
+    Artifact, Estimator, FORMAT_VERSION, Family, Metrics, Model, Preprocessing, Training,
 };
 
 /// Every fifth row is held out for evaluation.

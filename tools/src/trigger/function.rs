@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 
-use stream_infer::handler::{self, App};
-use stream_infer::sink::Deadline;
+use stream_infer::App;
+use stream_infer::Deadline;
 
 /// Where invocations go.
 pub enum Function {
@@ -64,14 +64,16 @@ impl Function {
     pub fn describe(&self) -> String {
         match self {
             Function::RuntimeApi { url, .. } => url.clone(),
-            Function::InProcess(app) => format!("in-process handler, sink {}", app.sink.describe()),
+            Function::InProcess(app) => {
+                format!("in-process handler, sink {}", app.sink().describe())
+            }
         }
     }
 
     pub async fn invoke(&self, event: String) -> Result<Invoked, Unreachable> {
         match self {
             Function::InProcess(app) => Ok(
-                match handler::handle(app, &event, &Deadline::none()).await {
+                match stream_infer::handle(app, &event, &Deadline::none()).await {
                     Ok(handled) => Invoked::Response(
                         handled
                             .response

@@ -164,17 +164,17 @@ impl Trigger {
         loop {
             let mut busy = false;
             for shard in &mut shards {
-                if shard.buffer.len() < batch_size {
-                    if let Some(iterator) = &shard.iterator {
-                        let limit = batch_size - shard.buffer.len();
-                        let (records, next) = self.stream.read(&shard.id, iterator, limit).await?;
-                        if !records.is_empty() {
-                            busy = true;
-                            shard.since.get_or_insert_with(Instant::now);
-                        }
-                        shard.buffer.extend(records);
-                        shard.iterator = next;
+                if shard.buffer.len() < batch_size
+                    && let Some(iterator) = &shard.iterator
+                {
+                    let limit = batch_size - shard.buffer.len();
+                    let (records, next) = self.stream.read(&shard.id, iterator, limit).await?;
+                    if !records.is_empty() {
+                        busy = true;
+                        shard.since.get_or_insert_with(Instant::now);
                     }
+                    shard.buffer.extend(records);
+                    shard.iterator = next;
                 }
                 let full = shard.buffer.len() >= batch_size;
                 let waited = shard
@@ -216,13 +216,13 @@ impl Trigger {
         let mut last_error = None;
         while let Some((range, retry)) = run.next() {
             let oldest = batch[range.start].arrival;
-            if let Some(age) = self.mapping.maximum_record_age {
-                if now_seconds() - oldest > age.as_secs_f64() {
-                    let discarded = run.expire().expect("a part is pending");
-                    self.give_up(shard, batch, &discarded, last_error.as_deref(), report)
-                        .await?;
-                    continue;
-                }
+            if let Some(age) = self.mapping.maximum_record_age
+                && now_seconds() - oldest > age.as_secs_f64()
+            {
+                let discarded = run.expire().expect("a part is pending");
+                self.give_up(shard, batch, &discarded, last_error.as_deref(), report)
+                    .await?;
+                continue;
             }
             if retry > 0 {
                 // Lambda backs off between retries; a short exponential pause, capped at 1 s.
@@ -319,7 +319,7 @@ impl Trigger {
                     .await
                     .map_err(|e| TriggerError::OnFailure {
                         queue_url: queue_url.clone(),
-                        message: stream_infer::aws_error::describe("SQS", &e),
+                        message: stream_infer::describe_aws_error("SQS", &e),
                     })?;
             }
         }
@@ -345,8 +345,8 @@ impl Trigger {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         };
         let info_key = match self.stream.source() {
-            stream_infer::source::Source::Kinesis => "KinesisBatchInfo",
-            stream_infer::source::Source::Dynamodb => "DDBStreamBatchInfo",
+            stream_infer::Source::Kinesis => "KinesisBatchInfo",
+            stream_infer::Source::Dynamodb => "DDBStreamBatchInfo",
         };
         let first = &records[0];
         let last = &records[records.len() - 1];

@@ -6,7 +6,7 @@ use aws_sdk_kinesis::types::ShardIteratorType as KinesisIteratorType;
 use base64::Engine;
 use serde_json::json;
 
-use stream_infer::source::Source;
+use stream_infer::Source;
 
 /// `StartingPosition` of the event source mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ where
     StreamError::Api {
         operation,
         stream: stream.to_owned(),
-        message: stream_infer::aws_error::describe("AWS", &error),
+        message: stream_infer::describe_aws_error("AWS", &error),
     }
 }
 

@@ -1,0 +1,176 @@
+//! The function's state, built once per process before the runtime loop: config, model, sinks.
+
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError, SinkConfig};
+use crate::features::FeatureSpec;
+use crate::model::{Model, ModelError};
+use crate::sink::{DeadLetter, DynamoDbSink, JsonLinesSink, Sink, SqsQueue};
+
+/// Everything an invocation needs. Built by [`App::build`] (or [`App::new`] around a model
+/// already loaded); the parts are read-only afterwards.
+#[derive(Debug)]
+pub struct App {
+    spec: FeatureSpec,
+    model: Model,
+    sink: Sink,
+    dead_letter: DeadLetter,
+    deadline_margin: Duration,
+}
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A setting is missing or not allowed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model could not be loaded.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The config names an AWS sink or queue, but no AWS configuration was given.
+    #[error("{needs} needs an AWS configuration, and none was given")]
+    AwsMissing {
+        /// What needs AWS.
+        needs: &'static str,
+    },
+}
+
+impl InitError {
+    /// A stable error type for Lambda's init error report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InitError::Config(_) => "ConfigInvalid",
+            InitError::Model(e) => e.code(),
+            InitError::AwsMissing { .. } => "AwsConfigMissing",
+        }
+    }
+}
+
+impl App {
+    /// Loads the model and builds the sinks that `config` names: done once per process. AWS
+    /// clients are built only when something needs them, from the standard credential chain and
+    /// `AWS_ENDPOINT_URL`.
+    pub async fn build(config: &Config) -> Result<App, InitError> {
+        let aws = if config.needs_aws() {
+            Some(
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await,
+            )
+        } else {
+            None
+        };
+        let model =
+            crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
+        App::new(config, model, aws.as_ref())
+    }
+
+    /// Builds the sinks around an already loaded model. `aws` is needed when the config names an
+    /// AWS sink or dead-letter queue.
+    pub fn new(
+        config: &Config,
+        model: Model,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<App, InitError> {
+        let spec = FeatureSpec::new(
+            model.features().to_vec(),
+            config.features_field.clone(),
+            config.id_field.clone(),
+        );
+        let delivery = config.delivery;
+        let aws = |needs| aws.ok_or(InitError::AwsMissing { needs });
+        let sink = match &config.sink {
+            SinkConfig::Stdout => Sink::Stdout(JsonLinesSink::stdout()),
+            SinkConfig::DynamoDb {
+                table,
+                key_attribute,
+                ttl,
+            } => Sink::DynamoDb(DynamoDbSink::new(
+                aws_sdk_dynamodb::Client::new(aws("SINK=dynamodb")?),
+                table.clone(),
+                key_attribute.clone(),
+                ttl.clone(),
+                delivery,
+            )),
+            SinkConfig::Sqs { queue_url } => Sink::Sqs(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws("SINK=sqs")?),
+                queue_url.clone(),
+                delivery,
+            )),
+        };
+        let dead_letter = match &config.dead_letter_queue_url {
+            None => DeadLetter::Log,
+            Some(url) => DeadLetter::Sqs(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws("DEAD_LETTER_QUEUE_URL")?),
+                url.clone(),
+                delivery,
+            )),
+        };
+        Ok(App {
+            spec,
+            model,
+            sink,
+            dead_letter,
+            deadline_margin: config.deadline_margin,
+        })
+    }
+
+    /// The same app writing predictions to `sink` instead: for tests and the bench.
+    pub fn with_sink(self, sink: Sink) -> App {
+        App { sink, ..self }
+    }
+
+    /// The same app dead-lettering to `dead_letter` instead: for tests.
+    pub fn with_dead_letter(self, dead_letter: DeadLetter) -> App {
+        App {
+            dead_letter,
+            ..self
+        }
+    }
+
+    /// Where a record's features and key are found.
+    pub fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Where predictions go.
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// Where rejected records go.
+    pub fn dead_letter(&self) -> &DeadLetter {
+        &self.dead_letter
+    }
+
+    /// Time kept back from Lambda's deadline for answering.
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline_margin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aws_sink_without_aws_configuration_is_an_init_error() {
+        let config = Config::from_lookup(|name| match name {
+            "SINK" => Some("dynamodb".into()),
+            "OUTPUT_TABLE" => Some("predictions".into()),
+            _ => None,
+        })
+        .unwrap();
+        let error = App::new(&config, Model::embedded(), None).unwrap_err();
+        assert_eq!(error.code(), "AwsConfigMissing");
+        assert_eq!(
+            error.to_string(),
+            "SINK=dynamodb needs an AWS configuration, and none was given"
+        );
+    }
+}

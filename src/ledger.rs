@@ -1,0 +1,294 @@
+//! The ledger: exactly one outcome per record, and the summary and response built from it.
+//!
+//! The handler sets each record's outcome as it learns it (skipped, written, dead-lettered,
+//! failed). Setting a second outcome for a record is a bug in the handler: it panics in debug
+//! builds and tests, and in release keeps the first outcome and logs the bug. A record left
+//! without an outcome is reported as failed, so Lambda retries it rather than losing it.
+
+use std::borrow::Cow;
+
+use aws_lambda_events::streams::{
+    DynamoDbBatchItemFailure, DynamoDbEventResponse, KinesisEventResponse,
+};
+use serde::Serialize;
+
+use crate::reason::Reason;
+use crate::source::{Meta, Source};
+
+/// Where a record ended. Exactly one per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Predicted and written to the sink.
+    Written,
+    /// Rejected (or refused by the sink) and dead-lettered with its reason.
+    DeadLettered,
+    /// Not predicted on purpose (a DynamoDB REMOVE).
+    Skipped,
+    /// Not written and not dead-lettered: reported in `batchItemFailures` for Lambda to retry.
+    Failed,
+}
+
+/// One record's line in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// The record's sequence number, or `#index` when its envelope had none.
+    pub id: String,
+    /// Where the record ended.
+    pub outcome: Outcome,
+    /// The reason code of a rejected record (dead-lettered, or failed to dead-letter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+/// Counts per outcome, as printed by `stream-infer invoke`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Records in the event.
+    #[serde(rename = "in")]
+    pub records: usize,
+    /// Written to the sink.
+    pub predicted: usize,
+    /// Dead-lettered with a reason.
+    pub rejected: usize,
+    /// Skipped on purpose.
+    pub skipped: usize,
+    /// Reported in `batchItemFailures`.
+    pub failed: usize,
+}
+
+/// The response for either source; both serialize as `{"batchItemFailures":[…]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StreamResponse {
+    /// The response to a Kinesis event.
+    Kinesis(KinesisEventResponse),
+    /// The response to a DynamoDB Streams event.
+    Dynamodb(DynamoDbEventResponse),
+}
+
+impl StreamResponse {
+    fn new(source: Source, failed: Vec<String>) -> StreamResponse {
+        match source {
+            Source::Kinesis => {
+                let mut response = KinesisEventResponse::default();
+                response.set_failures(failed);
+                StreamResponse::Kinesis(response)
+            }
+            Source::Dynamodb => {
+                // Unlike the Kinesis response, this one has no `set_failures` helper.
+                let mut response = DynamoDbEventResponse::default();
+                response.batch_item_failures = failed
+                    .into_iter()
+                    .map(|id| {
+                        let mut failure = DynamoDbBatchItemFailure::default();
+                        failure.item_identifier = Some(id);
+                        failure
+                    })
+                    .collect();
+                StreamResponse::Dynamodb(response)
+            }
+        }
+    }
+
+    /// The reported item identifiers, in order.
+    pub fn failures(&self) -> Vec<&str> {
+        match self {
+            StreamResponse::Kinesis(r) => r
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .collect(),
+            StreamResponse::Dynamodb(r) => r
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .collect(),
+        }
+    }
+}
+
+/// The result of one invocation: the response and the ledger behind it.
+#[derive(Debug)]
+pub struct Handled {
+    /// The event's source.
+    pub source: Source,
+    /// One entry per input record, in input order.
+    pub entries: Vec<Entry>,
+    /// What Lambda is answered.
+    pub response: StreamResponse,
+}
+
+impl Handled {
+    /// Counts per outcome.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            records: self.entries.len(),
+            ..Summary::default()
+        };
+        for entry in &self.entries {
+            match entry.outcome {
+                Outcome::Written => summary.predicted += 1,
+                Outcome::DeadLettered => summary.rejected += 1,
+                Outcome::Skipped => summary.skipped += 1,
+                Outcome::Failed => summary.failed += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// Records that failed but carry no sequence number, so Lambda cannot be told which to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreportable {
+    /// How many such records.
+    pub count: usize,
+}
+
+/// The outcomes of one batch as they are decided.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    source: Source,
+    ids: Vec<String>,
+    sequence_numbers: Vec<Option<String>>,
+    outcomes: Vec<Option<(Outcome, Option<Reason>)>>,
+}
+
+impl Ledger {
+    /// An empty ledger for `records`, in order.
+    pub(crate) fn new<'a>(source: Source, records: impl IntoIterator<Item = &'a Meta<'a>>) -> Self {
+        let mut ids = Vec::new();
+        let mut sequence_numbers = Vec::new();
+        for (index, meta) in records.into_iter().enumerate() {
+            ids.push(meta.id(index).into_owned());
+            sequence_numbers.push(meta.sequence_number.as_ref().map(Cow::to_string));
+        }
+        let outcomes = vec![None; ids.len()];
+        Ledger {
+            source,
+            ids,
+            sequence_numbers,
+            outcomes,
+        }
+    }
+
+    /// Record `index`'s id in outputs.
+    pub(crate) fn id(&self, index: usize) -> &str {
+        &self.ids[index]
+    }
+
+    /// Sets record `index`'s outcome. A second set is a bug in the caller.
+    pub(crate) fn set(&mut self, index: usize, outcome: Outcome, reason: Option<Reason>) {
+        let slot = &mut self.outcomes[index];
+        if let Some((first, _)) = slot {
+            debug_assert!(
+                false,
+                "record {index} already ended as {first:?}; second outcome {outcome:?}"
+            );
+            tracing::error!(
+                record = self.ids[index],
+                first = ?first,
+                second = ?outcome,
+                "a record was given two outcomes; keeping the first"
+            );
+            return;
+        }
+        *slot = Some((outcome, reason));
+    }
+
+    /// The summary and the response: every failed record is reported by its sequence number.
+    pub(crate) fn finish(self) -> Result<Handled, Unreportable> {
+        let mut entries = Vec::with_capacity(self.ids.len());
+        let mut failed = Vec::new();
+        let mut unreportable = 0;
+        for ((id, sequence_number), outcome) in self
+            .ids
+            .into_iter()
+            .zip(self.sequence_numbers)
+            .zip(self.outcomes)
+        {
+            debug_assert!(outcome.is_some(), "record {id} was given no outcome");
+            let (outcome, reason) = outcome.unwrap_or((Outcome::Failed, None));
+            if outcome == Outcome::Failed {
+                match sequence_number {
+                    Some(seq) => failed.push(seq),
+                    None => unreportable += 1,
+                }
+            }
+            entries.push(Entry {
+                id,
+                outcome,
+                reason,
+            });
+        }
+        if unreportable > 0 {
+            return Err(Unreportable {
+                count: unreportable,
+            });
+        }
+        Ok(Handled {
+            source: self.source,
+            entries,
+            response: StreamResponse::new(self.source, failed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(seq: Option<&'static str>) -> Meta<'static> {
+        Meta {
+            sequence_number: seq.map(Cow::Borrowed),
+            ..Meta::default()
+        }
+    }
+
+    #[test]
+    fn failed_records_are_reported_by_sequence_number_in_order() {
+        let records = [meta(Some("1")), meta(Some("2")), meta(Some("3"))];
+        let mut ledger = Ledger::new(Source::Kinesis, &records);
+        ledger.set(2, Outcome::Failed, None);
+        ledger.set(0, Outcome::Written, None);
+        ledger.set(1, Outcome::DeadLettered, Some(Reason::NotJson));
+        let handled = ledger.finish().unwrap();
+        assert_eq!(handled.response.failures(), vec!["3"]);
+        assert_eq!(handled.entries[1].reason, Some(Reason::NotJson));
+        let summary = handled.summary();
+        assert_eq!(
+            (
+                summary.records,
+                summary.predicted,
+                summary.rejected,
+                summary.failed
+            ),
+            (3, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "already ended as Written")]
+    fn a_second_outcome_is_a_bug() {
+        let records = [meta(Some("1"))];
+        let mut ledger = Ledger::new(Source::Kinesis, &records);
+        ledger.set(0, Outcome::Written, None);
+        ledger.set(0, Outcome::Failed, None);
+    }
+
+    #[test]
+    #[should_panic(expected = "was given no outcome")]
+    fn a_missing_outcome_is_a_bug() {
+        let records = [meta(Some("1"))];
+        Ledger::new(Source::Kinesis, &records).finish().ok();
+    }
+
+    #[test]
+    fn a_failed_record_without_a_sequence_number_cannot_be_reported() {
+        let records = [meta(None), meta(None)];
+        let mut ledger = Ledger::new(Source::Dynamodb, &records);
+        ledger.set(0, Outcome::Failed, None);
+        ledger.set(1, Outcome::Written, None);
+        assert_eq!(ledger.finish().unwrap_err(), Unreportable { count: 1 });
+    }
+}

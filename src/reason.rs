@@ -1,0 +1,94 @@
+//! Why a record was not predicted or not written: the one set of reason codes.
+//!
+//! Every dead-lettered record carries exactly one of these, serialized snake_case, in the
+//! dead-letter message, the log line and the ledger.
+
+use serde::Serialize;
+
+/// A stable, machine-readable reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The record's envelope could not be read.
+    BadEnvelope,
+    /// Kinesis `data` is not valid base64.
+    NotBase64,
+    /// The payload is not valid JSON.
+    NotJson,
+    /// The payload is JSON but not an object.
+    NotObject,
+    /// `FEATURES_FIELD` is absent from the payload.
+    FeaturesFieldMissing,
+    /// `FEATURES_FIELD` is not an object.
+    FeaturesFieldNotObject,
+    /// A feature the model needs is absent.
+    FeatureMissing,
+    /// A feature is `null`.
+    FeatureNull,
+    /// A numeric feature is a boolean.
+    FeatureBoolean,
+    /// A numeric feature is a string.
+    FeatureString,
+    /// A feature is an array or object.
+    FeatureWrongType,
+    /// A DynamoDB `N` value that is not a number.
+    FeatureNotNumeric,
+    /// `NaN` or an infinity.
+    FeatureNotFinite,
+    /// A number beyond the range of an `f64`.
+    FeatureOutOfRange,
+    /// A DynamoDB INSERT or MODIFY without a `NewImage`.
+    ImageMissing,
+    /// A DynamoDB attribute of the wrong type.
+    AttributeWrongType,
+    /// The sink refused the record for good (a validation error).
+    SinkRejected,
+}
+
+impl Reason {
+    /// The code as written to the dead-letter queue.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::BadEnvelope => "bad_envelope",
+            Reason::NotBase64 => "not_base64",
+            Reason::NotJson => "not_json",
+            Reason::NotObject => "not_object",
+            Reason::FeaturesFieldMissing => "features_field_missing",
+            Reason::FeaturesFieldNotObject => "features_field_not_object",
+            Reason::FeatureMissing => "feature_missing",
+            Reason::FeatureNull => "feature_null",
+            Reason::FeatureBoolean => "feature_boolean",
+            Reason::FeatureString => "feature_string",
+            Reason::FeatureWrongType => "feature_wrong_type",
+            Reason::FeatureNotNumeric => "feature_not_numeric",
+            Reason::FeatureNotFinite => "feature_not_finite",
+            Reason::FeatureOutOfRange => "feature_out_of_range",
+            Reason::ImageMissing => "image_missing",
+            Reason::AttributeWrongType => "attribute_wrong_type",
+            Reason::SinkRejected => "sink_rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serialized_code_is_the_display_code() {
+        for reason in [
+            Reason::NotJson,
+            Reason::FeaturesFieldNotObject,
+            Reason::SinkRejected,
+        ] {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{reason}\""));
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `stream-infer invoke`: the Lambda's handler on a saved event, with the response printed.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use stream_infer::{App, Config, Deadline, ModelSource};
+
+/// Run the Lambda's handler on a saved event: predictions to the sink (stdout by default),
+/// rejections and a summary to stderr, and the Lambda's response as the last stdout line.
+#[derive(Debug, clap::Args)]
+pub struct InvokeArgs {
+    /// A Kinesis or DynamoDB Streams event, as Lambda delivers it.
+    event: PathBuf,
+    /// A model file, instead of MODEL_URI or the embedded model.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+/// Runs the handler once, configured from the environment.
+pub fn run(args: InvokeArgs) -> anyhow::Result<()> {
+    super::block_on(async {
+        let mut config = Config::from_env()?;
+        if let Some(path) = args.model {
+            config.model = ModelSource::File(path);
+        }
+        let text = super::read_event(&args.event)?;
+        let app = App::build(&config).await?;
+        tracing::info!(
+            sink = app.sink().describe(),
+            dead_letter = app.dead_letter().describe(),
+            "invoking"
+        );
+        let handled = stream_infer::handle(&app, &text, &Deadline::none())
+            .await
+            .with_context(|| format!("event file {}", args.event.display()))?;
+        println!("{}", serde_json::to_string(&handled.response)?);
+        eprintln!("{}", serde_json::json!({ "summary": handled.summary() }));
+        Ok(())
+    })
+}
