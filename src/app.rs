@@ -72,11 +72,15 @@ impl App {
         model: Model,
         aws: Option<&aws_config::SdkConfig>,
     ) -> Result<App, InitError> {
-        let spec = FeatureSpec::new(
+        let (names, features_field, id_field) = (
             model.features().to_vec(),
             config.features_field.clone(),
             config.id_field.clone(),
         );
+        let spec = match model.typed_model() {
+            Some(_) => FeatureSpec::typed(names, features_field, id_field),
+            None => FeatureSpec::new(names, features_field, id_field),
+        };
         let delivery = config.delivery;
         let aws = |needs| aws.ok_or(InitError::AwsMissing { needs });
         let sink = match &config.sink {

@@ -5,16 +5,21 @@
 //! return a typed error through serde, so the first [`DecodeError`] is parked in [`Slot`] and the
 //! parse is aborted with a placeholder error that [`Slot::finish`] replaces.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::model::Value;
 use crate::source::{DecodeError, Input, Text};
 
 /// Where a record's features and key are found, and in which order the model wants them.
 #[derive(Debug, Clone)]
 pub struct FeatureSpec {
     names: Vec<String>,
+    /// Keep every input's value as found (number, string, null, …) for the model's transforms
+    /// to judge, instead of requiring a number for each.
+    values: bool,
     features_field: Option<String>,
     id_field: String,
 }
@@ -25,9 +30,32 @@ impl FeatureSpec {
     pub fn new(names: Vec<String>, features_field: Option<String>, id_field: String) -> Self {
         FeatureSpec {
             names,
+            values: false,
             features_field,
             id_field,
         }
+    }
+
+    /// A spec whose inputs are read as [`Value`]s: for models that declare typed inputs and
+    /// transforms (missing values, categories, text).
+    pub fn typed(names: Vec<String>, features_field: Option<String>, id_field: String) -> Self {
+        FeatureSpec {
+            values: true,
+            ..FeatureSpec::new(names, features_field, id_field)
+        }
+    }
+
+    /// Reads the record's inputs in spec order as [`Value`]s, and its key. Type checks are left
+    /// to the model's transforms; only a payload that cannot be read at all is an error here.
+    pub(crate) fn extract_values(
+        &self,
+        input: &Input<'_>,
+    ) -> Result<(Option<String>, Vec<Value<'static>>), DecodeError> {
+        debug_assert!(self.values);
+        let mut row = vec![f64::NAN; self.width()];
+        let mut values = vec![Value::Missing; self.width()];
+        let key = self.parse(input, &mut row, Some(&mut values))?;
+        Ok((key, values))
     }
 
     pub fn width(&self) -> usize {
@@ -52,9 +80,19 @@ impl FeatureSpec {
     ) -> Result<Option<String>, DecodeError> {
         debug_assert_eq!(row.len(), self.width());
         row.fill(f64::NAN);
+        self.parse(input, row, None)
+    }
+
+    fn parse(
+        &self,
+        input: &Input<'_>,
+        row: &mut [f64],
+        values: Option<&mut Vec<Value<'static>>>,
+    ) -> Result<Option<String>, DecodeError> {
         let mut slot = Slot {
             spec: self,
             row,
+            values,
             key: None,
             current: None,
             error: None,
@@ -85,6 +123,8 @@ impl FeatureSpec {
 struct Slot<'s> {
     spec: &'s FeatureSpec,
     row: &'s mut [f64],
+    /// Set for a typed spec: each input's value as found.
+    values: Option<&'s mut Vec<Value<'static>>>,
     key: Option<String>,
     /// The feature whose value is being parsed, to name it in syntax errors.
     current: Option<usize>,
@@ -111,6 +151,9 @@ impl Slot<'_> {
         }
         if let Err(e) = parsed {
             return Err(self.classify_syntax_error(e, text));
+        }
+        if self.values.is_some() {
+            return Ok(self.key);
         }
         if let Some(missing) = self.row.iter().position(|v| v.is_nan()) {
             return Err(DecodeError::FeatureMissing {
@@ -147,6 +190,18 @@ impl Slot<'_> {
 
     fn set(&mut self, index: usize, value: f64) {
         self.row[index] = value;
+        self.keep(index, Value::Number(value));
+    }
+
+    /// Keeps `value` for a typed spec and says whether it did (then nothing else is checked).
+    fn keep(&mut self, index: usize, value: Value<'static>) -> bool {
+        match &mut self.values {
+            Some(values) => {
+                values[index] = value;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -335,26 +390,48 @@ impl<'de> Visitor<'de> for JsonNumber<'_, '_> {
         self.visit_f64(v as f64)
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.0.current = None;
+        if self.0.keep(self.1, Value::Null) {
+            return Ok(());
+        }
         let feature = self.0.feature(self.1);
         Err(self.0.fail(DecodeError::FeatureNull { feature }))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.0.current = None;
+        if self.0.keep(self.1, Value::Bool(v)) {
+            return Ok(());
+        }
         let feature = self.0.feature(self.1);
         Err(self.0.fail(DecodeError::FeatureBoolean { feature }))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.current = None;
+        if self.0.keep(self.1, Value::Str(Cow::Owned(v.to_owned()))) {
+            return Ok(());
+        }
         let feature = self.0.feature(self.1);
         let value = v.to_owned();
         Err(self.0.fail(DecodeError::FeatureString { feature, value }))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.current = None;
+        if self.0.keep(self.1, Value::Other("array")) {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
         let feature = self.0.feature(self.1);
         let found = "array";
         Err(self
             .0
             .fail(DecodeError::FeatureWrongType { feature, found }))
     }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.current = None;
+        if self.0.keep(self.1, Value::Other("object")) {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
         let feature = self.0.feature(self.1);
         let found = "object";
         Err(self
@@ -546,6 +623,18 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
                     Err(make) => make(feature.to_owned(), text.into_owned()),
                 }
             }
+            "NULL" | "BOOL" | "S" if slot.values.is_some() => {
+                let value: serde_json::Value = map.next_value()?;
+                let value = match (tag.as_ref(), value) {
+                    ("S", serde_json::Value::String(s)) => Value::Str(Cow::Owned(s)),
+                    ("BOOL", serde_json::Value::Bool(b)) => Value::Bool(b),
+                    ("NULL", _) => Value::Null,
+                    _ => Value::Other("a malformed DynamoDB attribute"),
+                };
+                slot.keep(index, value);
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
             "NULL" => DecodeError::FeatureNull {
                 feature: feature.to_owned(),
             },
@@ -560,6 +649,12 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
                         .as_str()
                         .map_or_else(|| value.to_string(), str::to_owned),
                 }
+            }
+            _ if slot.values.is_some() => {
+                map.next_value::<IgnoredAny>()?;
+                slot.keep(index, Value::Other("a list, map, set or binary attribute"));
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(());
             }
             other => DecodeError::AttributeWrongType {
                 attribute: feature.to_owned(),

@@ -12,7 +12,9 @@ use crate::app::App;
 use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
 use crate::pipeline::{self, Scored, Verdict};
 use crate::reason::Reason;
-use crate::sink::{Deadline, ModelRef, PayloadEncoding, Prediction, Rejection};
+use crate::sink::{
+    Deadline, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
+};
 use crate::source::{self, EventError, Meta, Payload, Source};
 
 /// Why an invocation failed as a whole; Lambda then retries the entire batch.
@@ -103,6 +105,10 @@ async fn write(
         name: app.model().name(),
         version: app.model().version(),
     };
+    let classes = app
+        .model()
+        .typed_model()
+        .map_or(&[][..], |typed| typed.scorer().classes());
     let mut rejected = Vec::new();
     let mut skipped = Vec::new();
     let mut written = Vec::new();
@@ -111,12 +117,38 @@ async fn write(
         match &record.verdict {
             Verdict::Skipped(_) => skipped.push(index),
             Verdict::Rejected(error) => rejected.push((index, error.reason(), error.to_string())),
-            Verdict::Predicted { key, value } => {
+            Verdict::Predicted { .. } | Verdict::Imputed { .. } | Verdict::Classified { .. } => {
+                let (key, prediction, probabilities, imputed) = match &record.verdict {
+                    Verdict::Predicted { key, value } => {
+                        (key, Predicted::Value(*value), None, &[][..])
+                    }
+                    Verdict::Imputed {
+                        key,
+                        value,
+                        imputed,
+                    } => (key, Predicted::Value(*value), None, &imputed[..]),
+                    Verdict::Classified {
+                        key,
+                        class,
+                        probabilities,
+                        imputed,
+                    } => (
+                        key,
+                        Predicted::Label(&classes[*class]),
+                        probabilities
+                            .as_deref()
+                            .map(|values| Probabilities { classes, values }),
+                        &imputed[..],
+                    ),
+                    Verdict::Skipped(_) | Verdict::Rejected(_) => unreachable!("matched above"),
+                };
                 written.push(index);
                 predictions.push(Prediction {
                     id: ledger.id(index),
                     key: key.as_deref(),
-                    prediction: *value,
+                    prediction,
+                    probabilities,
+                    imputed,
                     model,
                     source,
                     partition_key: record.meta.partition_key.as_deref(),

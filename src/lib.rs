@@ -61,6 +61,7 @@ pub use features::FeatureSpec;
 pub use handler::{HandlerError, handle, handle_lambda};
 pub use ledger::{Entry, Handled, Outcome, StreamResponse, Summary};
 pub use model::{Model, ModelError, ModelSource};
+pub use pipeline::RecordError;
 pub use pipeline::{Scored, ScoredBatch, Verdict, score};
 pub use reason::Reason;
 pub use sink::{

@@ -3,7 +3,8 @@
 use ndarray::{Array1, Array2};
 
 use crate::features::FeatureSpec;
-use crate::model::Model;
+use crate::model::{self, Model, Output, Typed};
+use crate::reason::Reason;
 use crate::source::{Batch, DecodeError, Input, Meta, SkipReason, Source};
 
 /// What the pipeline concluded about one record, before any sink has seen it.
@@ -16,8 +17,28 @@ pub enum Verdict {
         /// The prediction.
         value: f64,
     },
+    /// A classifier's answer: the record's key, the class, and what the model says of each class.
+    Classified {
+        /// The record's key.
+        key: Option<String>,
+        /// The index of the predicted class in the model's classes.
+        class: usize,
+        /// One probability per class, in the model's class order, when the model gives them.
+        probabilities: Option<Vec<f64>>,
+        /// The inputs whose missing value was imputed.
+        imputed: Vec<String>,
+    },
+    /// A regression from a typed model whose inputs were imputed: the key, the value, and which.
+    Imputed {
+        /// The record's key.
+        key: Option<String>,
+        /// The prediction.
+        value: f64,
+        /// The inputs whose missing value was imputed.
+        imputed: Vec<String>,
+    },
     /// Cannot be predicted, for this reason.
-    Rejected(DecodeError),
+    Rejected(RecordError),
     /// Not predicted on purpose.
     Skipped(SkipReason),
 }
@@ -29,6 +50,51 @@ pub struct Scored<'a> {
     pub meta: Meta<'a>,
     /// What the pipeline concluded.
     pub verdict: Verdict,
+}
+
+/// Why one record was not predicted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// The envelope or payload could not be read.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The payload was read, but the model's transforms refuse a value.
+    #[error(transparent)]
+    Transform(#[from] model::RecordError),
+    /// The inputs were valid but the model's output overflowed.
+    #[error("the model's output is {value}, not a finite number (an input is too extreme)")]
+    PredictionNotFinite {
+        /// The output, as computed.
+        value: f64,
+    },
+}
+
+impl RecordError {
+    /// The record's reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            RecordError::Decode(e) => e.reason(),
+            RecordError::Transform(e) => match e {
+                model::RecordError::Missing { .. } => Reason::FeatureMissing,
+                model::RecordError::Null { .. } => Reason::FeatureNull,
+                model::RecordError::NotNumber { .. } => Reason::FeatureNotNumber,
+                model::RecordError::NotFinite { .. } => Reason::FeatureNotFinite,
+                model::RecordError::NotString { .. } => Reason::TextNotString,
+                model::RecordError::CategoryType { .. } => Reason::CategoryWrongType,
+                model::RecordError::CategoryUnknown { .. } => Reason::CategoryUnknown,
+                model::RecordError::TransformedNotFinite { .. } => Reason::TransformedNotFinite,
+                model::RecordError::Arity { .. } | model::RecordError::BatchLayout { .. } => {
+                    Reason::Internal
+                }
+            },
+            RecordError::PredictionNotFinite { .. } => Reason::PredictionNotFinite,
+        }
+    }
+
+    /// The reason code as text.
+    pub fn code(&self) -> &'static str {
+        self.reason().as_str()
+    }
 }
 
 /// A batch after prediction: one [`Scored`] per input record, in input order.
@@ -43,7 +109,105 @@ pub struct ScoredBatch<'a> {
 /// Extracts every valid record's features into one matrix, predicts it in a single call (none
 /// when no record is valid), and pairs the predictions with their records.
 pub fn score<'a>(batch: Batch<'a>, spec: &FeatureSpec, model: &Model) -> ScoredBatch<'a> {
-    score_with(batch, spec, |x| model.predict(x))
+    match model.typed_model() {
+        Some(typed) => score_typed(batch, spec, typed),
+        None => score_with(batch, spec, |x| model.predict(x)),
+    }
+}
+
+/// A typed model: each record's inputs go through the model's transforms into one batch (dense,
+/// or CSR when it reads text), which the estimator evaluates once.
+fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> ScoredBatch<'a> {
+    let program = typed.program();
+    let mut features = program.batch(batch.records.len());
+    let mut pending = Vec::with_capacity(batch.records.len());
+    for record in batch.records {
+        let state = match &record.input {
+            Input::Skip(reason) => Err(Verdict::Skipped(*reason)),
+            Input::Invalid(error) => Err(Verdict::Rejected(error.clone().into())),
+            Input::Json(_) | Input::Image(_) => spec
+                .extract_values(&record.input)
+                .map_err(RecordError::from)
+                .and_then(|(key, values)| {
+                    let encoded = program.encode(&values, &mut features)?;
+                    let imputed = encoded
+                        .imputed
+                        .iter()
+                        .map(|&i| program.inputs()[i].name.clone())
+                        .collect::<Vec<_>>();
+                    Ok((key, imputed))
+                })
+                .map_err(Verdict::Rejected),
+        };
+        pending.push((record.meta, state));
+    }
+    let output = if features.is_empty() {
+        None
+    } else {
+        // The features come from this model's own program, so their width always matches.
+        typed.scorer().evaluate(&features.finish()).ok()
+    };
+    let mut row = 0;
+    let records = pending
+        .into_iter()
+        .map(|(meta, state)| {
+            let verdict = match state {
+                Err(verdict) => verdict,
+                Ok((key, imputed)) => {
+                    let i = row;
+                    row += 1;
+                    typed_verdict(output.as_ref(), i, key, imputed)
+                }
+            };
+            Scored { meta, verdict }
+        })
+        .collect();
+    ScoredBatch {
+        source: batch.source,
+        records,
+    }
+}
+
+fn typed_verdict(
+    output: Option<&Output>,
+    row: usize,
+    key: Option<String>,
+    imputed: Vec<String>,
+) -> Verdict {
+    match output {
+        None => Verdict::Rejected(RecordError::PredictionNotFinite { value: f64::NAN }),
+        Some(output) if !output.row_is_finite(row) => {
+            let value = match output {
+                Output::Values(values) => values[row],
+                Output::Classes { decision, .. } => decision
+                    .row(row)
+                    .iter()
+                    .copied()
+                    .find(|v| !v.is_finite())
+                    .unwrap_or(f64::NAN),
+            };
+            Verdict::Rejected(RecordError::PredictionNotFinite { value })
+        }
+        Some(Output::Values(values)) if imputed.is_empty() => Verdict::Predicted {
+            key,
+            value: values[row],
+        },
+        Some(Output::Values(values)) => Verdict::Imputed {
+            key,
+            value: values[row],
+            imputed,
+        },
+        Some(Output::Classes {
+            label_index,
+            probabilities,
+            ..
+        }) => Verdict::Classified {
+            key,
+            class: label_index[row],
+            probabilities: probabilities.as_ref().map(|p| p.row(row).to_vec()),
+            imputed,
+        },
+    }
 }
 
 /// [`score`] with the model as a function. It is `FnOnce`: the type says one evaluation per batch.
@@ -64,7 +228,7 @@ pub(crate) fn score_with<'a>(
     for record in batch.records {
         let state = match &record.input {
             Input::Skip(reason) => Pending::Done(Verdict::Skipped(*reason)),
-            Input::Invalid(error) => Pending::Done(Verdict::Rejected(error.clone())),
+            Input::Invalid(error) => Pending::Done(Verdict::Rejected(error.clone().into())),
             Input::Json(_) | Input::Image(_) => {
                 let start = matrix.len();
                 matrix.resize(start + width, 0.0);
@@ -75,7 +239,7 @@ pub(crate) fn score_with<'a>(
                     }
                     Err(error) => {
                         matrix.truncate(start);
-                        Pending::Done(Verdict::Rejected(error))
+                        Pending::Done(Verdict::Rejected(error.into()))
                     }
                 }
             }
@@ -95,10 +259,14 @@ pub(crate) fn score_with<'a>(
         .map(|(meta, state)| {
             let verdict = match state {
                 Pending::Done(verdict) => verdict,
-                Pending::Row { key } => Verdict::Predicted {
-                    key,
-                    value: predictions.next().expect("one prediction per row"),
-                },
+                Pending::Row { key } => {
+                    let value = predictions.next().expect("one prediction per row");
+                    if value.is_finite() {
+                        Verdict::Predicted { key, value }
+                    } else {
+                        Verdict::Rejected(RecordError::PredictionNotFinite { value })
+                    }
+                }
             };
             Scored { meta, verdict }
         })

@@ -41,6 +41,20 @@ pub enum Reason {
     ImageMissing,
     /// A DynamoDB attribute of the wrong type.
     AttributeWrongType,
+    /// A number input that is not a number.
+    FeatureNotNumber,
+    /// A text input that is not a string.
+    TextNotString,
+    /// A category input that is neither a string nor a number.
+    CategoryWrongType,
+    /// A category the model was not trained on, where the model says to reject it.
+    CategoryUnknown,
+    /// A value that overflowed in the model's transforms.
+    TransformedNotFinite,
+    /// The model's output overflowed (an extreme but finite input).
+    PredictionNotFinite,
+    /// A bug in stream-infer: the record is dead-lettered rather than lost.
+    Internal,
     /// The sink refused the record for good (a validation error).
     SinkRejected,
 }
@@ -65,6 +79,13 @@ impl Reason {
             Reason::FeatureOutOfRange => "feature_out_of_range",
             Reason::ImageMissing => "image_missing",
             Reason::AttributeWrongType => "attribute_wrong_type",
+            Reason::FeatureNotNumber => "feature_not_number",
+            Reason::TextNotString => "text_not_string",
+            Reason::CategoryWrongType => "category_wrong_type",
+            Reason::CategoryUnknown => "category_unknown",
+            Reason::TransformedNotFinite => "transformed_not_finite",
+            Reason::PredictionNotFinite => "prediction_not_finite",
+            Reason::Internal => "internal",
             Reason::SinkRejected => "sink_rejected",
         }
     }

@@ -4,6 +4,7 @@ mod aws;
 mod cli;
 mod faults;
 mod golden;
+mod parity;
 mod properties;
 mod runtime_api;
 mod trigger;

@@ -6,8 +6,12 @@
 //! hash) matches what it holds, so a hand-edited or truncated file is caught at init.
 
 pub mod artifact;
+mod estimator;
 mod load;
+pub mod schema;
 mod source;
+mod text;
+mod transform;
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +20,11 @@ use ndarray::{Array1, Array2};
 use serde::Deserialize;
 
 pub use artifact::{Artifact, Estimator, FORMAT_VERSION, Family, Metrics, Preprocessing, Training};
+pub use estimator::{Output, Scorer};
 pub use load::{load, load_s3};
+pub use schema::Label;
 pub use source::{BadModelUri, ModelSource};
+pub use transform::{Features, Program, RecordError, Value};
 
 /// The diabetes model shipped inside the binary, used when `MODEL_URI` is unset.
 pub const EMBEDDED: &str = include_str!("../../model/model.json");
@@ -39,7 +46,7 @@ pub enum ModelError {
         cause: serde_json::Error,
     },
     #[error(
-        "model {origin} has format_version {found}; this build reads format_version {supported}"
+        "model {origin} has format_version {found}; this build reads format_versions 1 to {supported}"
     )]
     FormatVersion {
         origin: String,
@@ -68,6 +75,16 @@ pub enum ModelError {
         declared: String,
         computed: String,
     },
+    #[error("model {origin}: {cause}")]
+    Transform {
+        origin: String,
+        cause: Box<transform::TransformError>,
+    },
+    #[error("model {origin}: estimator: {cause}")]
+    Estimator {
+        origin: String,
+        cause: Box<estimator::EstimatorError>,
+    },
     #[error("model {origin} could not be fetched: {detail}")]
     Fetch { origin: String, detail: String },
     #[error("model {uri} does not exist (no such S3 object)")]
@@ -86,6 +103,18 @@ impl ModelError {
                 "ModelInconsistent"
             }
             ModelError::Checksum { .. } => "ModelChecksumMismatch",
+            ModelError::Transform { cause, .. } => match cause.code() {
+                "zero_features" => "ModelZeroFeatures",
+                "scale_zero" => "ModelScaleZero",
+                "duplicate_feature" | "duplicate_input" => "ModelDuplicateFeature",
+                "non_finite" => "ModelNonFinite",
+                "transform_unknown_input" | "input_unused" => "ModelTransformInput",
+                _ => "ModelTransformInvalid",
+            },
+            ModelError::Estimator { cause, .. } => match cause.code() {
+                "estimator_non_finite" => "ModelNonFinite",
+                _ => "ModelEstimatorInvalid",
+            },
         }
     }
 }
@@ -93,7 +122,64 @@ impl ModelError {
 /// A loaded, validated model, ready to predict batches.
 #[derive(Debug)]
 pub struct Model {
-    artifact: Artifact,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// format_version 1: numeric features, optional standardization, a linfa-linear regressor.
+    Linear(Box<Artifact>),
+    /// format_version 2: typed inputs, declared transforms, any linear estimator.
+    Typed(Box<Typed>),
+}
+
+/// A format_version 2 model, compiled: the transforms and the estimator ready for a batch.
+#[derive(Debug)]
+pub struct Typed {
+    artifact: schema::Artifact,
+    version: String,
+    inputs: Vec<String>,
+    program: Program,
+    scorer: Scorer,
+}
+
+impl Typed {
+    /// The artifact as loaded.
+    pub fn artifact(&self) -> &schema::Artifact {
+        &self.artifact
+    }
+
+    /// The compiled transforms.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The compiled estimator: one evaluation per batch.
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
+    }
+}
+
+/// The content hash of a format_version 2 artifact: what predicts, not where it came from.
+pub fn typed_content_hash(artifact: &schema::Artifact) -> String {
+    #[derive(serde::Serialize)]
+    struct Predictive<'a> {
+        target: &'a str,
+        inputs: &'a [schema::Input],
+        transforms: &'a schema::Transforms,
+        feature_names: &'a [String],
+        estimator: &'a schema::Estimator,
+    }
+    // Every map in the artifact is a BTreeMap, so the bytes are the same in every process.
+    let bytes = serde_json::to_vec(&Predictive {
+        target: &artifact.target,
+        inputs: &artifact.inputs,
+        transforms: &artifact.transforms,
+        feature_names: &artifact.feature_names,
+        estimator: &artifact.estimator,
+    })
+    .expect("a model artifact always serializes");
+    format!("sha256:{}", crate::digest::sha256_hex(&bytes, 8))
 }
 
 impl Model {
@@ -111,11 +197,15 @@ impl Model {
         let header: Header = serde_json::from_str(text).map_err(json_error)?;
         match header.format_version {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) if v == u64::from(schema::FORMAT_VERSION) => {
+                let artifact: schema::Artifact = serde_json::from_str(text).map_err(json_error)?;
+                return Model::typed(artifact, origin);
+            }
             Some(found) => {
                 return Err(ModelError::FormatVersion {
                     origin: origin.to_owned(),
                     found,
-                    supported: FORMAT_VERSION,
+                    supported: schema::FORMAT_VERSION,
                 });
             }
             None => {
@@ -131,7 +221,49 @@ impl Model {
     /// Validates an artifact built in memory, such as one just trained.
     pub fn new(artifact: Artifact, origin: &str) -> Result<Model, ModelError> {
         artifact.validate(origin)?;
-        Ok(Model { artifact })
+        Ok(Model {
+            kind: Kind::Linear(Box::new(artifact)),
+        })
+    }
+
+    /// Validates and compiles a format_version 2 artifact: its transforms, its estimator, and
+    /// that its version is the hash of what it holds.
+    pub fn typed(artifact: schema::Artifact, origin: &str) -> Result<Model, ModelError> {
+        let program = Program::new(
+            &artifact.inputs,
+            &artifact.transforms,
+            &artifact.feature_names,
+        )
+        .map_err(|cause| ModelError::Transform {
+            origin: origin.to_owned(),
+            cause: Box::new(cause),
+        })?;
+        let scorer = artifact
+            .estimator
+            .compile(program.width())
+            .map_err(|cause| ModelError::Estimator {
+                origin: origin.to_owned(),
+                cause: Box::new(cause),
+            })?;
+        let computed = typed_content_hash(&artifact);
+        let declared = artifact.version.clone().unwrap_or_default();
+        if computed != declared {
+            return Err(ModelError::Checksum {
+                origin: origin.to_owned(),
+                declared,
+                computed,
+            });
+        }
+        let inputs = artifact.inputs.iter().map(|i| i.name.clone()).collect();
+        Ok(Model {
+            kind: Kind::Typed(Box::new(Typed {
+                artifact,
+                version: computed,
+                inputs,
+                program,
+                scorer,
+            })),
+        })
     }
 
     /// Reads a model file.
@@ -156,28 +288,65 @@ impl Model {
         Model::from_json(EMBEDDED, "embedded").expect("the embedded model is valid")
     }
 
-    pub fn artifact(&self) -> &Artifact {
-        &self.artifact
+    /// The format_version 1 artifact, for a numeric linear model.
+    pub fn artifact(&self) -> Option<&Artifact> {
+        match &self.kind {
+            Kind::Linear(artifact) => Some(artifact),
+            Kind::Typed(_) => None,
+        }
     }
 
+    /// The compiled format_version 2 model, when it is one.
+    pub fn typed_model(&self) -> Option<&Typed> {
+        match &self.kind {
+            Kind::Linear(_) => None,
+            Kind::Typed(typed) => Some(typed),
+        }
+    }
+
+    /// The model's name.
     pub fn name(&self) -> &str {
-        &self.artifact.name
+        match &self.kind {
+            Kind::Linear(a) => &a.name,
+            Kind::Typed(t) => &t.artifact.name,
+        }
     }
 
+    /// The content hash that identifies what the model predicts.
     pub fn version(&self) -> &str {
-        &self.artifact.version
+        match &self.kind {
+            Kind::Linear(a) => &a.version,
+            Kind::Typed(t) => &t.version,
+        }
     }
 
+    /// The record fields the model reads, in order.
     pub fn features(&self) -> &[String] {
-        &self.artifact.features
+        match &self.kind {
+            Kind::Linear(a) => &a.features,
+            Kind::Typed(t) => &t.inputs,
+        }
     }
 
     /// Predicts every row of `x` (raw features, model order) in one vectorized call.
+    /// For a typed model, `x` is the transformed feature matrix, and a classifier answers the
+    /// index of each row's class.
     pub fn predict(&self, mut x: Array2<f64>) -> Array1<f64> {
-        self.artifact.preprocessing.apply(&mut x);
-        match &self.artifact.estimator {
-            Estimator::LinearRegression { model } => model.predict(&x),
-            Estimator::Tweedie { model, .. } => model.predict(&x),
+        match &self.kind {
+            Kind::Linear(artifact) => {
+                artifact.preprocessing.apply(&mut x);
+                match &artifact.estimator {
+                    Estimator::LinearRegression { model } => model.predict(&x),
+                    Estimator::Tweedie { model, .. } => model.predict(&x),
+                }
+            }
+            Kind::Typed(typed) => match typed.scorer.evaluate(&Features::Dense(x)) {
+                Ok(Output::Values(values)) => values,
+                Ok(Output::Classes { label_index, .. }) => {
+                    label_index.into_iter().map(|i| i as f64).collect()
+                }
+                Err(_) => Array1::from_elem(0, f64::NAN),
+            },
         }
     }
 }
@@ -199,7 +368,7 @@ mod tests {
     #[test]
     fn predict_standardizes_then_applies_the_linear_formula() {
         let model = Model::embedded();
-        let a = model.artifact();
+        let a = model.artifact().unwrap();
         let Preprocessing::Standardize { mean, scale } = &a.preprocessing else {
             panic!("the embedded model standardizes");
         };
@@ -281,7 +450,7 @@ mod tests {
         let err = Model::from_json(&future, "m.json").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "model m.json has format_version 9; this build reads format_version 1"
+            "model m.json has format_version 9; this build reads format_versions 1 to 2"
         );
 
         let mut wide = tiny(None);

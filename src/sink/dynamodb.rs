@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::retry::{Attempt, Deadline, with_retries};
-use super::{Delivery, Prediction, SinkError};
+use super::{Delivery, Predicted, Prediction, Probabilities, SinkError};
 use crate::source::Source;
 
 /// BatchWriteItem's limit on requests per call.
@@ -32,7 +32,11 @@ pub struct DynamoDbSink {
 struct OutputItem<'a> {
     #[serde(flatten)]
     key: BTreeMap<&'a str, &'a str>,
-    prediction: f64,
+    prediction: Predicted<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Probabilities<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    imputed: &'a [String],
     model_name: &'a str,
     model_version: &'a str,
     source: Source,
@@ -145,6 +149,8 @@ impl DynamoDbSink {
         let item = OutputItem {
             key: BTreeMap::from([(self.key_attribute.as_str(), key)]),
             prediction: prediction.prediction,
+            probabilities: prediction.probabilities,
+            imputed: prediction.imputed,
             model_name: prediction.model.name,
             model_version: prediction.model.version,
             source: prediction.source,

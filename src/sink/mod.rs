@@ -11,6 +11,7 @@ pub mod stdout;
 
 use serde::Serialize;
 
+use crate::model::Label;
 use crate::source::Source;
 
 pub use dead_letter::{DeadLetter, PayloadEncoding, Rejection};
@@ -34,7 +35,15 @@ pub struct Prediction<'a> {
     /// The record's key (`ID_FIELD`), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<&'a str>,
-    pub prediction: f64,
+    /// A regressor's value, or a classifier's label.
+    pub prediction: Predicted<'a>,
+    /// A probabilistic classifier's probability of each class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Probabilities<'a>>,
+    /// The inputs whose missing value the model imputed.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub imputed: &'a [String],
+    /// Which model predicted.
     pub model: ModelRef<'a>,
     pub source: Source,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +55,38 @@ pub struct Prediction<'a> {
     pub event_time: Option<f64>,
 }
 
+/// What the model answered: a number (JSON number, DynamoDB `N`) or a class label as trained
+/// (a string or an integer: `S` or `N`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Predicted<'a> {
+    /// A regressor's output.
+    Value(f64),
+    /// A classifier's label.
+    Label(&'a Label),
+}
+
+/// A classifier's probabilities, written as a map from class label to probability.
+#[derive(Debug, Clone, Copy)]
+pub struct Probabilities<'a> {
+    /// The model's classes.
+    pub classes: &'a [Label],
+    /// One probability per class, in the same order.
+    pub values: &'a [f64],
+}
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.classes.len()))?;
+        for (class, p) in self.classes.iter().zip(self.values) {
+            map.serialize_entry(&class.to_string(), p)?;
+        }
+        map.end()
+    }
+}
+
+/// The model behind a prediction.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ModelRef<'a> {
     pub name: &'a str,

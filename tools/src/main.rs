@@ -2,7 +2,7 @@
 //! the handler, put sample records into a stream, and run the event source mapping locally.
 
 use clap::{Parser, Subcommand};
-use stream_infer_tools::cli::{bench, invoke, local_trigger, put, train};
+use stream_infer_tools::cli::{bench, import, invoke, local_trigger, put, train};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +19,7 @@ struct Cli {
 enum Command {
     Invoke(invoke::InvokeArgs),
     Train(train::TrainArgs),
+    Import(import::ImportArgs),
     Bench(bench::BenchArgs),
     Put(put::PutArgs),
     LocalTrigger(local_trigger::LocalTriggerArgs),
@@ -45,6 +46,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Invoke(args) => invoke::run(args),
         Command::Train(args) => train::run(args),
+        Command::Import(args) => import::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Put(args) => put::run(args),
         Command::LocalTrigger(args) => local_trigger::run(args),

@@ -111,7 +111,10 @@ pub fn train(options: &TrainOptions) -> Result<Artifact, TrainError> {
     })?;
     let train_metrics = metrics(&model.predict(x_train), &y_train);
     let holdout_metrics = metrics(&model.predict(x_hold), &y_hold);
-    let mut artifact = model.artifact().clone();
+    let mut artifact = model
+        .artifact()
+        .expect("training writes a format_version 1 model")
+        .clone();
     artifact.training.train = train_metrics;
     artifact.training.holdout = holdout_metrics;
     Ok(artifact)

@@ -4,6 +4,7 @@
 //! parsers, so `run` works with typed values only.
 
 pub mod bench;
+pub mod import;
 pub mod invoke;
 pub mod local_trigger;
 pub mod put;
