@@ -88,12 +88,12 @@ impl App {
             SinkConfig::DynamoDb {
                 table,
                 key_attribute,
-                ttl,
+                ttl_days,
             } => Sink::DynamoDb(DynamoDbSink::new(
                 aws_sdk_dynamodb::Client::new(aws("SINK=dynamodb")?),
                 table.clone(),
                 key_attribute.clone(),
-                ttl.clone(),
+                ttl_days.clone(),
                 delivery,
             )),
             SinkConfig::Sqs { queue_url } => Sink::Sqs(SqsQueue::new(

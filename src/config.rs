@@ -16,8 +16,8 @@ pub enum SinkConfig {
         table: String,
         /// `OUTPUT_KEY_ATTRIBUTE`
         key_attribute: String,
-        /// `OUTPUT_TTL_ATTRIBUTE` and `OUTPUT_TTL_DAYS`, when a TTL is wanted.
-        ttl: Option<(String, u32)>,
+        /// `OUTPUT_TTL_ATTRIBUTE` and `OUTPUT_TTL_DAYS` (whole days), when a TTL is wanted.
+        ttl_days: Option<(String, u32)>,
     },
     Sqs {
         /// `OUTPUT_QUEUE_URL`
@@ -89,7 +89,7 @@ impl Config {
                 key_attribute: env
                     .non_empty("OUTPUT_KEY_ATTRIBUTE")?
                     .unwrap_or_else(|| "pk".into()),
-                ttl: match env.number::<u32>(
+                ttl_days: match env.number::<u32>(
                     "OUTPUT_TTL_DAYS",
                     1,
                     36_500,
@@ -256,7 +256,7 @@ mod tests {
             SinkConfig::DynamoDb {
                 table: "t".into(),
                 key_attribute: "pk".into(),
-                ttl: Some(("expires_at".into(), 7)),
+                ttl_days: Some(("expires_at".into(), 7)),
             }
         );
         assert!(c.needs_aws());

@@ -114,49 +114,48 @@ async fn write(
     let mut written = Vec::new();
     let mut predictions = Vec::new();
     for (index, record) in records.iter().enumerate() {
-        match &record.verdict {
-            Verdict::Skipped(_) => skipped.push(index),
-            Verdict::Rejected(error) => rejected.push((index, error.reason(), error.to_string())),
-            Verdict::Predicted { .. } | Verdict::Imputed { .. } | Verdict::Classified { .. } => {
-                let (key, prediction, probabilities, imputed) = match &record.verdict {
-                    Verdict::Predicted { key, value } => {
-                        (key, Predicted::Value(*value), None, &[][..])
-                    }
-                    Verdict::Imputed {
-                        key,
-                        value,
-                        imputed,
-                    } => (key, Predicted::Value(*value), None, &imputed[..]),
-                    Verdict::Classified {
-                        key,
-                        class,
-                        probabilities,
-                        imputed,
-                    } => (
-                        key,
-                        Predicted::Label(&classes[*class]),
-                        probabilities
-                            .as_deref()
-                            .map(|values| Probabilities { classes, values }),
-                        &imputed[..],
-                    ),
-                    Verdict::Skipped(_) | Verdict::Rejected(_) => unreachable!("matched above"),
-                };
-                written.push(index);
-                predictions.push(Prediction {
-                    id: ledger.id(index),
-                    key: key.as_deref(),
-                    prediction,
-                    probabilities,
-                    imputed,
-                    model,
-                    source,
-                    partition_key: record.meta.partition_key.as_deref(),
-                    source_arn: record.meta.source_arn.as_deref(),
-                    event_time: record.meta.event_time,
-                });
+        let (key, prediction, probabilities, imputed) = match &record.verdict {
+            Verdict::Skipped(_) => {
+                skipped.push(index);
+                continue;
             }
-        }
+            Verdict::Rejected(error) => {
+                rejected.push((index, error.reason(), error.to_string()));
+                continue;
+            }
+            Verdict::Predicted { key, value } => (key, Predicted::Value(*value), None, &[][..]),
+            Verdict::Imputed {
+                key,
+                value,
+                imputed,
+            } => (key, Predicted::Value(*value), None, &imputed[..]),
+            Verdict::Classified {
+                key,
+                class,
+                probabilities,
+                imputed,
+            } => (
+                key,
+                Predicted::Label(&classes[*class]),
+                probabilities
+                    .as_deref()
+                    .map(|values| Probabilities { classes, values }),
+                &imputed[..],
+            ),
+        };
+        written.push(index);
+        predictions.push(Prediction {
+            id: ledger.id(index),
+            key: key.as_deref(),
+            prediction,
+            probabilities,
+            imputed,
+            model,
+            source,
+            partition_key: record.meta.partition_key.as_deref(),
+            source_arn: record.meta.source_arn.as_deref(),
+            event_time: record.meta.event_time,
+        });
     }
     let results = app.sink().write(&predictions, deadline).await;
     drop(predictions);

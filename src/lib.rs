@@ -1,5 +1,9 @@
 //! stream-infer: ML inference on Kinesis and DynamoDB Streams batches, as one small Lambda.
 //!
+//! This crate is the Lambda core: everything the function runs, and nothing else. The developer
+//! tools (the `stream-infer` CLI: invoke, train, import, bench, put, local-trigger) live in the
+//! `tools/` crate. ARCHITECTURE.md has the codemap of both crates.
+//!
 //! # Codemap
 //!
 //! Data flows one way:
@@ -8,38 +12,35 @@
 //! event -> decode -> features -> predict (once) -> sink -> outcome -> response
 //! ```
 //!
-//! - [`config`]: every environment variable, parsed once into typed values.
-//! - [`source`]: splits a Lambda event into records and decodes each envelope
-//!   ([`source::kinesis`], [`source::dynamodb`]); per record, never per batch.
-//! - [`features`]: a record's payload -> one row in the model's feature order, or a
-//!   [`source::DecodeError`] that names what was wrong.
-//! - [`model`]: the JSON artifact (metadata, preprocessing, linfa-linear model); load and
-//!   `predict(batch)`.
-//! - [`train`]: CSV -> artifact, deterministic, with held-out metrics.
-//! - [`pipeline`]: decode -> features -> one predict, pure.
-//! - [`sink`]: stdout and the dead-letter path; the only modules that write.
-//! - [`aws_error`]: one readable line for an AWS SDK error.
-//! - [`handler`]: the shared entry point of the Lambda and `stream-infer invoke`: runs the
-//!   pipeline, the sinks, and builds the `batchItemFailures` response and the ledger.
-//!
-//! Local development tools, outside the Lambda's data path:
-//!
-//! - [`trigger`]: the event source mapping run locally (`stream-infer local-trigger`): polls
-//!   Kinesis or DynamoDB Streams, batches, invokes the function, checkpoints, retries, bisects.
-//! - [`put`]: ingests sample events into a stream or table (`stream-infer put`).
-//! - [`bench`]: stage timings for `stream-infer bench` (scripts/bench).
+//! - `config`: every environment variable, parsed once into typed values ([`Config`]).
+//! - `source`: splits a Lambda event into records and decodes each envelope (Kinesis,
+//!   DynamoDB); per record, never per batch ([`decode_event`]).
+//! - `features`: a record's payload -> one numeric row, or (for a typed model) one value per
+//!   input, or a [`DecodeError`] that names what was wrong ([`FeatureSpec`]).
+//! - [`model`]: the artifact (format_version 1: numeric linfa-linear regressors; 2: typed
+//!   inputs, transforms, any linear estimator), its loading (file, S3 with a cache) and one
+//!   evaluation per batch.
+//! - `pipeline`: decode -> features -> one evaluation, pure ([`score`] -> [`Scored`]).
+//! - `ledger`: exactly one [`Outcome`] per record; builds the [`Summary`] and the response.
+//! - `reason`: the reason codes of rejected records ([`Reason`]).
+//! - `sink`: stdout, DynamoDB and SQS for predictions, and the dead-letter path: the only
+//!   writers.
+//! - `app`: the [`App`] (config, model, sinks), built once before the runtime loop.
+//! - `handler`: decode -> score -> write -> dead-letter -> respond ([`handle`]).
 //!
 //! # Architecture invariants
 //!
 //! - **A bad record never fails the invocation.** Decoding yields a value per record; only an
 //!   event that is not a stream event at all is an invocation error.
-//! - **Only sinks and model loading do IO** in the function. Decoding, features and prediction
-//!   are pure. The local tools ([`trigger`], [`put`]) do their own IO and never run in Lambda.
+//! - **Only sinks and model loading do IO.** Decoding, features and prediction are pure.
 //! - **Every record ends in exactly one place:** written, dead-lettered with a reason, skipped,
-//!   or reported in `batchItemFailures`. [`handler::Handled`] carries that ledger.
-//! - **One predict call per batch.** Valid rows form one contiguous `Array2<f64>`.
+//!   or reported in `batchItemFailures`. The ledger sets each outcome once; a second set is a
+//!   bug that panics in debug builds and tests.
+//! - **One model evaluation per batch.** Valid rows form one dense matrix, or one CSR matrix
+//!   when the model reads text.
 //! - **The model loads once per process**, before the runtime loop, and is validated (format
-//!   version, feature count, content hash) before it serves.
+//!   version, shapes, finite coefficients, content hash) before it serves.
+//! - **The Lambda links only what it runs.** Crates only the tools need live in `tools/`.
 
 mod app;
 mod aws_error;

@@ -320,6 +320,68 @@ impl Model {
         }
     }
 
+    /// What a user of a model service asks about a model: its kind, inputs, transforms, classes,
+    /// where it came from, its metrics and its version. No coefficients or vocabularies.
+    pub fn describe(&self) -> serde_json::Value {
+        use serde_json::json;
+        match &self.kind {
+            Kind::Linear(a) => json!({
+                "name": a.name,
+                "version": a.version,
+                "format_version": a.format_version,
+                "kind": match &a.estimator {
+                    Estimator::LinearRegression { .. } => "linear_regression".to_owned(),
+                    Estimator::Tweedie { family, .. } => format!("glm ({})", serde_json::to_value(family).ok().and_then(|f| f.as_str().map(str::to_owned)).unwrap_or_default()),
+                },
+                "target": a.target,
+                "inputs": a.features.iter().map(|f| json!({"name": f, "kind": "number"})).collect::<Vec<_>>(),
+                "transforms": match &a.preprocessing {
+                    Preprocessing::None => json!([]),
+                    Preprocessing::Standardize { .. } => json!([{"inputs": a.features, "steps": ["standard_scaler"]}]),
+                },
+                "features": a.features.len(),
+                "provenance": {
+                    "kind": "trained",
+                    "data_source": a.training.data_source,
+                    "trained_at": a.training.trained_at,
+                    "train_rows": a.training.train_rows,
+                    "holdout_rows": a.training.holdout_rows,
+                },
+                "metrics": {"train": a.training.train, "holdout": a.training.holdout},
+            }),
+            Kind::Typed(t) => {
+                let a = &t.artifact;
+                let classes = match &a.estimator {
+                    schema::Estimator::Logistic { classes, .. }
+                    | schema::Estimator::LinearClassifier { classes, .. } => Some(classes),
+                    _ => None,
+                };
+                let probabilities = matches!(a.estimator, schema::Estimator::Logistic { .. });
+                let blocks: Vec<_> = a
+                    .transforms
+                    .blocks
+                    .iter()
+                    .map(|b| json!({"inputs": b.inputs, "steps": b.steps.iter().map(|s| s.kind()).collect::<Vec<_>>()}))
+                    .collect();
+                json!({
+                    "name": a.name,
+                    "version": t.version,
+                    "format_version": a.format_version,
+                    "kind": a.estimator.kind(),
+                    "target": a.target,
+                    "inputs": a.inputs,
+                    "transforms": blocks,
+                    "then": a.transforms.then.iter().map(|s| s.kind()).collect::<Vec<_>>(),
+                    "features": a.feature_names.len(),
+                    "classes": classes,
+                    "probabilities": probabilities,
+                    "provenance": a.provenance,
+                    "metrics": a.metrics,
+                })
+            }
+        }
+    }
+
     /// The record fields the model reads, in order.
     pub fn features(&self) -> &[String] {
         match &self.kind {

@@ -22,8 +22,8 @@ pub struct DynamoDbSink {
     client: aws_sdk_dynamodb::Client,
     table: String,
     key_attribute: String,
-    /// Attribute name and lifetime of the optional TTL attribute.
-    ttl: Option<(String, u64)>,
+    /// The TTL attribute's name and the items' lifetime in seconds, when a TTL is wanted.
+    ttl_seconds: Option<(String, u64)>,
     delivery: Delivery,
 }
 
@@ -64,19 +64,20 @@ pub fn item_key(prediction: &Prediction<'_>) -> String {
 }
 
 impl DynamoDbSink {
-    /// `ttl_days` adds the `ttl_attribute` (epoch seconds) to every item.
+    /// `ttl_days`, when given, names an attribute set on every item to the epoch second at which
+    /// DynamoDB may expire it: the write time plus that many days.
     pub fn new(
         client: aws_sdk_dynamodb::Client,
         table: String,
         key_attribute: String,
-        ttl: Option<(String, u32)>,
+        ttl_days: Option<(String, u32)>,
         delivery: Delivery,
     ) -> DynamoDbSink {
         DynamoDbSink {
             client,
             table,
             key_attribute,
-            ttl: ttl.map(|(attribute, days)| (attribute, u64::from(days) * 86_400)),
+            ttl_seconds: ttl_days.map(|(attribute, days)| (attribute, u64::from(days) * 86_400)),
             delivery,
         }
     }
@@ -93,7 +94,7 @@ impl DynamoDbSink {
     ) -> Vec<Result<(), SinkError>> {
         let now = chrono::Utc::now();
         let processed_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let expires = self.ttl.as_ref().map(|(attribute, seconds)| {
+        let expires = self.ttl_seconds.as_ref().map(|(attribute, seconds)| {
             (attribute.as_str(), now.timestamp().max(0) as u64 + seconds)
         });
 

@@ -185,7 +185,9 @@ pub fn fifo_id(text: &str) -> String {
     }
 }
 
-/// `SenderFault`-like request errors are permanent; throttling, 5xx and network errors transient.
+/// A whole request refused for its content (`InvalidMessageContents`, a batch too long) is
+/// permanent; throttling, 5xx and network errors are transient. (Entries that fail inside a
+/// successful request are judged by their own `SenderFault` flag.)
 fn classify<E, R>(error: &aws_sdk_sqs::error::SdkError<E, R>) -> SinkError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

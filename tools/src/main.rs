@@ -2,7 +2,7 @@
 //! the handler, put sample records into a stream, and run the event source mapping locally.
 
 use clap::{Parser, Subcommand};
-use stream_infer_tools::cli::{bench, import, invoke, local_trigger, put, train};
+use stream_infer_tools::cli::{bench, import, invoke, local_trigger, model, put, train};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,7 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     Train(train::TrainArgs),
     Import(import::ImportArgs),
+    Model(model::ModelArgs),
     Bench(bench::BenchArgs),
     Put(put::PutArgs),
     LocalTrigger(local_trigger::LocalTriggerArgs),
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Invoke(args) => invoke::run(args),
         Command::Train(args) => train::run(args),
         Command::Import(args) => import::run(args),
+        Command::Model(args) => model::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Put(args) => put::run(args),
         Command::LocalTrigger(args) => local_trigger::run(args),

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod import;
 pub mod invoke;
 pub mod local_trigger;
+pub mod model;
 pub mod put;
 pub mod train;
 

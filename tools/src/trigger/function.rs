@@ -20,7 +20,7 @@ pub enum Function {
         url: String,
         timeout: Duration,
     },
-    /// [`handler::handle`] on an app built in this process.
+    /// [`stream_infer::handle`] on an app built in this process.
     InProcess(Box<App>),
 }
 
