@@ -42,6 +42,16 @@ async fn every_sample_event_through_the_runtime_api_lands_in_the_table() {
     let mut want_keys = Vec::new();
     let mut want_rejected = 0;
     for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/expected").join(&name)).unwrap(),
+        )
+        .unwrap();
+        if expected["config"].get("MODEL_URI").is_some() {
+            // A bundled sample model's event (model/classifier.json, …): this function serves
+            // the embedded model, and the golden test runs these on their own models.
+            continue;
+        }
         let output = Command::new(&cargo_lambda)
             .args([
                 "lambda",
@@ -73,11 +83,6 @@ async fn every_sample_event_through_the_runtime_api_lands_in_the_table() {
             file.display()
         );
 
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let expected: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(root().join("events/expected").join(&name)).unwrap(),
-        )
-        .unwrap();
         let records = expected["records"].as_array().unwrap();
         if expected["config"].as_object().unwrap().is_empty() {
             for r in records {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use stream_infer::App;
 use stream_infer::Config;
+use stream_infer::ModelSource;
 use stream_infer::model::Model;
 use stream_infer::{JsonLinesSink, Sink};
 
@@ -45,7 +46,8 @@ impl Buffer {
     }
 }
 
-/// An app on the embedded model whose JSON-lines sink writes into a buffer.
+/// An app whose JSON-lines sink writes into a buffer, on the embedded model, or on the model
+/// file `MODEL_URI` names (a path from the project root, such as `model/classifier.json`).
 pub fn capturing_app(vars: &[(&str, &str)]) -> (App, Buffer) {
     let vars: Vec<(String, String)> = vars
         .iter()
@@ -54,8 +56,13 @@ pub fn capturing_app(vars: &[(&str, &str)]) -> (App, Buffer) {
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .unwrap();
+    let model = match &config.model {
+        ModelSource::Embedded => Model::embedded(),
+        ModelSource::File(path) => Model::from_path(&root().join(path)).unwrap(),
+        ModelSource::S3 { .. } => panic!("a capturing app reads a local model, not S3"),
+    };
     let buffer = Buffer::default();
-    let app = App::new(&config, Model::embedded(), None)
+    let app = App::new(&config, model, None)
         .unwrap()
         .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(buffer.clone()))));
     (app, buffer)
