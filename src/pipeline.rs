@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
-use crate::features::FeatureSpec;
+use crate::features::{FeatureSpec, Payload};
 use crate::model::{self, Model, Output, Typed};
 use crate::reason::Reason;
 use crate::source::{Batch, DecodeError, Input, Meta, SkipReason, Source};
@@ -122,11 +122,8 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
     let mut features = program.batch(batch.records.len());
     let mut pending = Vec::with_capacity(batch.records.len());
     for record in batch.records {
-        let state = match &record.input {
-            Input::Skip(reason) => Err(Verdict::Skipped(*reason)),
-            Input::Invalid(error) => Err(Verdict::Rejected(error.clone().into())),
-            Input::Json(_) | Input::Image(_) => spec
-                .extract_values(&record.input)
+        let state = payload(&record.input).and_then(|payload| {
+            spec.extract_values(payload)
                 .map_err(RecordError::from)
                 .and_then(|(key, values)| {
                     let encoded = program.encode(&values, &mut features)?;
@@ -137,8 +134,8 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
                         .collect::<Vec<_>>();
                     Ok((key, imputed))
                 })
-                .map_err(Verdict::Rejected),
-        };
+                .map_err(Verdict::Rejected)
+        });
         pending.push((record.meta, state));
     }
     let output = if features.is_empty() {
@@ -210,6 +207,16 @@ fn typed_verdict(
     }
 }
 
+/// The payload of a record that carries features, or the verdict of one that does not.
+fn payload<'i>(input: &'i Input<'_>) -> Result<Payload<'i>, Verdict> {
+    match input {
+        Input::Json(bytes) => Ok(Payload::Json(bytes)),
+        Input::Image(image) => Ok(Payload::Image(image)),
+        Input::Skip(reason) => Err(Verdict::Skipped(*reason)),
+        Input::Invalid(error) => Err(Verdict::Rejected(error.clone().into())),
+    }
+}
+
 /// [`score`] with the model as a function. It is `FnOnce`: the type says one evaluation per batch.
 pub(crate) fn score_with<'a>(
     batch: Batch<'a>,
@@ -226,13 +233,12 @@ pub(crate) fn score_with<'a>(
     let mut rows = 0;
     let mut pending = Vec::with_capacity(batch.records.len());
     for record in batch.records {
-        let state = match &record.input {
-            Input::Skip(reason) => Pending::Done(Verdict::Skipped(*reason)),
-            Input::Invalid(error) => Pending::Done(Verdict::Rejected(error.clone().into())),
-            Input::Json(_) | Input::Image(_) => {
+        let state = match payload(&record.input) {
+            Err(verdict) => Pending::Done(verdict),
+            Ok(payload) => {
                 let start = matrix.len();
                 matrix.resize(start + width, 0.0);
-                match spec.extract(&record.input, &mut matrix[start..]) {
+                match spec.extract(payload, &mut matrix[start..]) {
                     Ok(key) => {
                         rows += 1;
                         Pending::Row { key }

@@ -1,0 +1,276 @@
+//! The JSON format of Kinesis payloads: each feature is a JSON value, and a syntax error inside
+//! one is told apart as the non-finite or overflowing number it usually is.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::{Fields, Format, Slot};
+use crate::model::Value;
+use crate::source::DecodeError;
+
+/// A Kinesis payload: a JSON object whose features are JSON numbers, at the top level or in a
+/// plain object named by `FEATURES_FIELD`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Json;
+
+impl Format for Json {
+    const MAP: &'static str = "a JSON object";
+
+    fn features_field<'de, D: Deserializer<'de>>(
+        self,
+        slot: &mut Slot<'_>,
+        d: D,
+    ) -> Result<(), D::Error> {
+        d.deserialize_any(Fields::features(slot, self))
+    }
+
+    fn feature<'de, D: Deserializer<'de>>(
+        self,
+        slot: &mut Slot<'_>,
+        index: usize,
+        d: D,
+    ) -> Result<(), D::Error> {
+        // Until the value is read, a syntax error belongs to this feature.
+        slot.current = Some(index);
+        d.deserialize_any(FeatureValue(slot, index))
+    }
+
+    fn key(self, value: &serde_json::Value) -> Option<String> {
+        match value {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// One feature's JSON value, and the feature's index in the spec.
+struct FeatureValue<'r, 's>(&'r mut Slot<'s>, usize);
+
+impl FeatureValue<'_, '_> {
+    /// Keeps a value that is not a number for a typed spec; otherwise rejects it with the error
+    /// that `make` builds from the feature's name.
+    fn other<E: de::Error>(
+        self,
+        value: Value<'static>,
+        make: impl FnOnce(String) -> DecodeError,
+    ) -> Result<(), E> {
+        let FeatureValue(slot, index) = self;
+        slot.current = None;
+        if slot.keep(index, value) {
+            return Ok(());
+        }
+        let error = make(slot.feature(index));
+        Err(slot.fail(error))
+    }
+}
+
+impl<'de> Visitor<'de> for FeatureValue<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        let FeatureValue(slot, index) = self;
+        slot.current = None;
+        if !v.is_finite() {
+            let feature = slot.feature(index);
+            return Err(slot.fail(DecodeError::FeatureNotFinite {
+                feature,
+                value: v.to_string(),
+            }));
+        }
+        slot.set(index, v);
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.other(Value::Null, |feature| DecodeError::FeatureNull { feature })
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.other(Value::Bool(v), |feature| DecodeError::FeatureBoolean {
+            feature,
+        })
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.other(Value::Str(Cow::Owned(v.to_owned())), |feature| {
+            DecodeError::FeatureString {
+                feature,
+                value: v.to_owned(),
+            }
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.other(Value::Other("array"), |feature| {
+            DecodeError::FeatureWrongType {
+                feature,
+                found: "array",
+            }
+        })?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.other(Value::Other("object"), |feature| {
+            DecodeError::FeatureWrongType {
+                feature,
+                found: "object",
+            }
+        })?;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// A parse error, told apart when it sits inside `feature`'s value: there it is usually a
+/// non-JSON number such as `NaN` or `Infinity` (Python's `json.dumps` writes them) or a number
+/// too large for `f64`.
+pub(super) fn syntax_error(
+    e: serde_json::Error,
+    text: &[u8],
+    feature: Option<&str>,
+) -> DecodeError {
+    let detail = e.to_string();
+    let Some(feature) = feature else {
+        return DecodeError::NotJson { detail };
+    };
+    let token = value_token_at(text, e.line(), e.column());
+    let feature = feature.to_owned();
+    let bare = token.trim_start_matches(['-', '+']).to_ascii_lowercase();
+    if bare.starts_with("nan") || bare.starts_with("inf") {
+        DecodeError::FeatureNotFinite {
+            feature,
+            value: token,
+        }
+    } else if detail.contains("number out of range") {
+        DecodeError::FeatureOutOfRange {
+            feature,
+            value: token,
+        }
+    } else {
+        DecodeError::NotJson { detail }
+    }
+}
+
+/// The value text around a 1-based line and column: from after the last `:` to the next `,` or
+/// `}` on that line.
+fn value_token_at(text: &[u8], line: usize, column: usize) -> String {
+    let text = String::from_utf8_lossy(text);
+    let Some(line_text) = text.lines().nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let at = column.min(line_text.len());
+    let at = (0..=at)
+        .rev()
+        .find(|&i| line_text.is_char_boundary(i))
+        .unwrap_or(0);
+    let start = line_text[..at].rfind(':').map_or(0, |i| i + 1);
+    let end = line_text[at..]
+        .find([',', '}'])
+        .map_or(line_text.len(), |i| at + i);
+    line_text[start..end].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::features::tests::{code, spec};
+    use crate::features::{FeatureSpec, Payload};
+    use crate::source::DecodeError;
+
+    fn json(spec: &FeatureSpec, text: &str) -> Result<(Option<String>, Vec<f64>), DecodeError> {
+        let mut row = vec![0.0; spec.width()];
+        let key = spec.extract(Payload::Json(text.as_bytes()), &mut row)?;
+        Ok((key, row))
+    }
+
+    #[test]
+    fn json_features_land_in_model_order_and_extras_are_ignored() {
+        let s = spec(None);
+        let (key, row) = json(
+            &s,
+            r#"{"bmi":32.1,"extra":[1,{"a":2}],"id":"p-7","age":59}"#,
+        )
+        .unwrap();
+        assert_eq!(row, [59.0, 32.1]);
+        assert_eq!(key.as_deref(), Some("p-7"));
+    }
+
+    #[test]
+    fn json_numeric_ids_become_keys() {
+        let (key, _) = json(&spec(None), r#"{"id":7,"age":1,"bmi":2}"#).unwrap();
+        assert_eq!(key.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn json_features_field_is_read_when_configured() {
+        let s = spec(Some("features"));
+        let (key, row) = json(&s, r#"{"id":7,"age":99,"features":{"age":59,"bmi":32.1}}"#).unwrap();
+        assert_eq!(row, [59.0, 32.1]);
+        assert_eq!(key.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn json_rejections_have_their_own_codes() {
+        let s = spec(None);
+        assert_eq!(code(json(&s, "{not json")), "not_json");
+        assert_eq!(code(json(&s, "[1,2]")), "not_object");
+        assert_eq!(code(json(&s, "\"text\"")), "not_object");
+        assert_eq!(code(json(&s, r#"{"age":1}"#)), "feature_missing");
+        assert_eq!(code(json(&s, r#"{"age":null,"bmi":1}"#)), "feature_null");
+        assert_eq!(code(json(&s, r#"{"age":true,"bmi":1}"#)), "feature_boolean");
+        assert_eq!(code(json(&s, r#"{"age":"59","bmi":1}"#)), "feature_string");
+        assert_eq!(
+            code(json(&s, r#"{"age":[59],"bmi":1}"#)),
+            "feature_wrong_type"
+        );
+        assert_eq!(
+            code(json(&s, r#"{"age":NaN,"bmi":1}"#)),
+            "feature_not_finite"
+        );
+        assert_eq!(
+            code(json(&s, r#"{"age":1,"bmi":-Infinity}"#)),
+            "feature_not_finite"
+        );
+        assert_eq!(
+            code(json(&s, r#"{"age":1e400,"bmi":1}"#)),
+            "feature_out_of_range"
+        );
+        assert_eq!(code(json(&s, r#"{"age":1,"bmi":2} trailing"#)), "not_json");
+        let f = spec(Some("features"));
+        assert_eq!(
+            code(json(&f, r#"{"age":1,"bmi":2}"#)),
+            "features_field_missing"
+        );
+        assert_eq!(
+            code(json(&f, r#"{"features":[1]}"#)),
+            "features_field_not_object"
+        );
+    }
+
+    #[test]
+    fn json_rejection_messages_name_the_feature_and_value() {
+        let s = spec(None);
+        let e = json(&s, r#"{"age": NaN, "bmi": 1}"#).unwrap_err();
+        assert_eq!(e.to_string(), "feature `age` is NaN, not a finite number");
+        let e = json(&s, r#"{"age":1,"bmi":1e400}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "feature `bmi` is 1e400, out of the range of a 64-bit float"
+        );
+        let e = json(&s, r#"{"age":"59","bmi":1}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"feature `age` is a string ("59"), not a number"#
+        );
+        let e = json(&s, r#"{"bmi":1}"#).unwrap_err();
+        assert_eq!(e.to_string(), "feature `age` is missing");
+    }
+}
