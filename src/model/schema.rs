@@ -13,7 +13,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use crate::model::text::{Tfidf, Vectorizer};
+// The text steps' types live with their encoder; they are part of the artifact schema, so they
+// are re-exported here for tools that build artifacts. `TOKEN_PATTERN` lets a trainer find the
+// same tokens the encoder counts when it fits a vocabulary.
+pub use crate::model::text::{Norm, TOKEN_PATTERN, Tfidf, Vectorizer};
 
 /// The only `format_version` this runtime reads.
 pub const FORMAT_VERSION: u32 = 2;

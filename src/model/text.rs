@@ -153,7 +153,7 @@ pub enum TextSpecError {
 /// Python word characters. Python's `\w` is `str.isalnum()` or `_`, which is exactly the
 /// Unicode general categories L* and N* plus `_` (checked over every code point assigned in
 /// Python 3.11's Unicode 14 database). It excludes combining marks, unlike Rust's `\w`.
-const TOKEN_PATTERN: &str = r"[\p{L}\p{N}_]{2,}";
+pub const TOKEN_PATTERN: &str = r"[\p{L}\p{N}_]{2,}";
 
 /// scikit-learn's `n_features` upper bound (`Interval(1, 2**31 - 1, closed="left")`).
 const MAX_N_FEATURES: u32 = 2_147_483_646;
