@@ -7,5 +7,6 @@ mod golden;
 mod parity;
 mod properties;
 mod runtime_api;
+mod train;
 mod trigger;
 mod util;
