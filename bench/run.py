@@ -1,22 +1,36 @@
 """scripts/bench: stream-infer against the usual Python Lambda, on the same events, on this machine.
 
-Measures cold start, warm throughput per stage, peak memory and the zipped arm64 artifact; derives
-a cost model; checks first that both implementations agree within 1e-9 relative error. Writes
-bench/results.json, bench/results.md and the table in README.md. With --smoke: tiny sizes, two
-runs, no artifact, written under target/bench-smoke/, so CI keeps the script from rotting
-without timing anything.
+Three groups, each measured against scikit-learn with the same model on the same events:
 
-    scripts/bench            # the full table (about 15 minutes on 2 cores)
-    scripts/bench --smoke    # seconds once built
+* regression: the embedded diabetes OLS model. Cold start, warm throughput per stage, peak
+  memory and the zipped arm64 artifact; a cost model. Agreement within 1e-9 relative error.
+* classifier: StandardScaler + LogisticRegression on 30 numeric features, fitted here and
+  imported with `stream-infer import`, against the pipeline's predict_proba, at the largest
+  Kinesis batch under 6 MB.
+* text: TfidfVectorizer(ngram_range=(1, 2), max_features=50000) + LogisticRegression on a text
+  field, at a 6 MB Kinesis batch of ~500-character records; also peak RSS, the model's load time
+  and the cold start with it.
+
+The classifier groups check first that the labels are equal and the probabilities within 1e-9.
+Writes bench/results.json, bench/results.md and the table in README.md; `--only` re-measures some
+groups and keeps the others' last results. With --smoke: tiny sizes and models, two runs, no
+artifact, written under target/bench-smoke/, so CI keeps every path from rotting without timing
+anything.
+
+    scripts/bench                                     # everything (about 20 minutes on 2 cores)
+    scripts/bench --only classifier,text --skip-artifact
+    scripts/bench --smoke                             # seconds once built
 """
 
 import argparse
 import base64
+import dataclasses
 import datetime
 import json
 import math
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -45,6 +59,11 @@ PRICES = {
 }
 
 TARGETS = {
+    "classifier_warm_speedup": 20,
+    "text_warm_speedup": 5,
+    "text_compute_ms": 30,
+    "text_rss_mb": 64,
+    "text_model_load_ms": 30,
     "cold_start_speedup": 50,
     "warm_largest_batch_speedup": 20,
     "rss_fraction_of_python": 1 / 3,
@@ -54,6 +73,11 @@ TARGETS = {
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+GROUPS = ("regression", "classifier", "text")
+TEXT_TERMS = 50_000
+
+sys.path.insert(0, str(ROOT / "bench" / "python"))
+import data  # noqa: E402  (bench/python/data.py: the classifier rows' data, shared with train.py)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,11 +96,15 @@ def features(i):
 
 def kinesis_record(i, bad):
     payload = dict(features(i), id=f"patient-{i:06}")
-    data = b"{not json" if bad else json.dumps(payload).encode()
+    return kinesis_envelope(i, b"{not json" if bad else json.dumps(payload).encode())
+
+
+def kinesis_envelope(i, payload):
+    """The i-th Kinesis record of an event, carrying `payload` (bytes)."""
     seq = f"49590338271490256608559692538361571095921575989136{i:06}"
     return {
         "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": f"patient-{i:06}",
-                    "sequenceNumber": seq, "data": base64.b64encode(data).decode(),
+                    "sequenceNumber": seq, "data": base64.b64encode(payload).decode(),
                     "approximateArrivalTimestamp": 1795000000.0 + i},
         "eventSource": "aws:kinesis", "eventVersion": "1.0",
         "eventID": f"shardId-000000000000:{seq}", "eventName": "aws:kinesis:record",
@@ -105,6 +133,11 @@ def dynamodb_record(i, bad):
 def event_text(source, n, bad_percent):
     """`n` records (None: as many as fit in 6 MB); every 10th is bad when bad_percent is 10."""
     make = kinesis_record if source == "kinesis" else dynamodb_record
+    return records_text(make, n, bad_percent)
+
+
+def records_text(make, n, bad_percent=0):
+    """An event of `make(i, bad)` records: `n` of them, or as many as fit in 6 MB (None)."""
     parts, size, i = [], len('{"Records":[]}'), 0
     while n is None or i < n:
         bad = bad_percent == 10 and i % 10 == 9
@@ -263,10 +296,10 @@ def check_agreement(rust, python, events, keys):
 PYTHON_MODEL = ROOT / "target" / "bench" / "model.joblib"
 
 
-def python_env():
-    return clean_env({"MODEL_PATH": str(PYTHON_MODEL),
-                      "PYTHONPATH": str(ROOT / "bench" / "python"),
-                      "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+def python_env(model=PYTHON_MODEL, extra=None):
+    return clean_env(dict({"MODEL_PATH": str(model),
+                           "PYTHONPATH": str(ROOT / "bench" / "python"),
+                           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}, **(extra or {})))
 
 
 def warm(argv, env, paths):
@@ -315,12 +348,33 @@ def machine():
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class Bench:
+    """What every group needs: the two implementations, where to work, how much to measure."""
+    smoke: bool
+    profile: str
+    rust: str
+    python: list
+    work: Path
+    cold_runs: int
+    warm_runs: int
+
+    def measured(self, command):
+        """When, with what and on what a group was measured; the load average before it ran."""
+        return {"date": datetime.date.today().isoformat(), "command": command,
+                "machine": machine(), "profile": self.profile,
+                "load_average_before": list(os.getloadavg())}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no timing claims")
     parser.add_argument("--skip-artifact", action="store_true",
                         help="do not build the arm64 bootstrap (about 10 minutes)")
     parser.add_argument("--runs", type=int, help="cold-start runs (default 10; smoke 2)")
+    parser.add_argument("--only", type=groups, default=list(GROUPS),
+                        help=f"comma-separated groups to measure ({', '.join(GROUPS)}; default "
+                             "all); the others keep their last results")
     args = parser.parse_args()
 
     smoke = args.smoke
@@ -328,17 +382,56 @@ def main():
     work = ROOT / "target" / ("bench-smoke" if smoke else "bench")
     work.mkdir(parents=True, exist_ok=True)
     profile = "debug" if smoke else "release"
-    rust = str(ROOT / "target" / profile / "stream-infer")
-    cargo_lambda = str(ROOT / ".venv" / "bin" / "cargo-lambda")
-    python = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "python" / "driver.py")]
-    cold_runs = args.runs or (2 if smoke else 10)
-    warm_runs = 2 if smoke else 30
-    sizes = [1, 10] if smoke else [1, 10, 100, 1000, "max"]
+    bench = Bench(
+        smoke=smoke, profile=profile, rust=str(ROOT / "target" / profile / "stream-infer"),
+        python=[str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "python" / "driver.py")],
+        work=work, cold_runs=args.runs or (2 if smoke else 10), warm_runs=2 if smoke else 30)
+    command = " ".join(["scripts/bench"] + sys.argv[1:])
 
-    print(f"== events ({'smoke' if smoke else 'full'})", file=sys.stderr)
-    events = write_events(work / "events", sizes)
+    # The groups not measured now keep their last results: the regression's at the top level (as
+    # before the classifier groups existed), the others under their name.
+    previous = out_dir / "results.json"
+    partial = set(args.only) != set(GROUPS) and previous.exists()
+    kept = json.loads(previous.read_text()) if partial else {}
+    if "regression" in args.only:
+        results = regression(bench, command, skip_artifact=args.skip_artifact)
+    else:
+        results = {k: v for k, v in kept.items() if k not in ("classifier", "text", "targets")}
+    fresh = classifiers(bench, command, args.only)
+    for group in ("classifier", "text"):
+        if group in fresh or group in kept:
+            results[group] = fresh.get(group) or kept[group]
+    results["targets"] = TARGETS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out_dir / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}", file=sys.stderr)
+    if not smoke:
+        embed(ROOT / "README.md", markdown(results))
+
+
+def groups(text):
+    chosen = [g.strip() for g in text.split(",") if g.strip()]
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"groups are {', '.join(GROUPS)}; got {text!r}")
+    return chosen
+
+
+def regression(bench, command, skip_artifact):
+    """The embedded diabetes model against LinearRegression: every event size and source."""
+    smoke, rust, python = bench.smoke, bench.rust, bench.python
+    cargo_lambda = str(ROOT / ".venv" / "bin" / "cargo-lambda")
+    cold_runs, warm_runs = bench.cold_runs, bench.warm_runs
+    sizes = [1, 10] if smoke else [1, 10, 100, 1000, "max"]
+    measured = bench.measured(command)
+
+    print(f"== regression: events ({'smoke' if smoke else 'full'})", file=sys.stderr)
+    events = write_events(bench.work / "events", sizes)
     PYTHON_MODEL.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([python[0], str(ROOT / "bench" / "python" / "train.py"),
+    subprocess.run([python[0], str(ROOT / "bench" / "python" / "train.py"), "regression",
                     str(ROOT / "data" / "diabetes.csv"), str(PYTHON_MODEL)], check=True)
 
     largest = sizes[-1]
@@ -389,7 +482,7 @@ def main():
     }
 
     built = None
-    if not (smoke or args.skip_artifact):
+    if not (smoke or skip_artifact):
         print("== arm64 artifact", file=sys.stderr)
         built = artifact(cargo_lambda)
 
@@ -410,11 +503,7 @@ def main():
         "cost_fraction_of_python_at_batch_100": at_100["per_million"]
         / PRICES["python_lambda_per_million_at_batch_100"] if at_100 else None,
     }
-    results = {
-        "date": datetime.date.today().isoformat(),
-        "command": "scripts/bench" + (" --smoke" if smoke else ""),
-        "machine": machine(),
-        "profile": profile,
+    return dict(measured, **{
         "agreement_max_relative_error": worst,
         "cold_start": cold,
         "warm": warm_rows,
@@ -425,15 +514,179 @@ def main():
         "sagemaker_break_even_predictions_per_month":
             sagemaker / (at_100["per_million"] / 1e6) if at_100 else None,
         "ratios": ratios,
-        "targets": TARGETS,
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out_dir / "results.md").write_text(markdown(results))
-    print(markdown(results))
-    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}", file=sys.stderr)
-    if not smoke:
-        embed(ROOT / "README.md", markdown(results))
+        "load_average_after": list(os.getloadavg()),
+    })
+
+
+def python_classifier_env(model, inputs):
+    """The Python classifier handler's environment: its pipeline, and its numeric FEATURES or
+    its TEXT_FIELD."""
+    if inputs == [data.TEXT_FIELD]:
+        return python_env(model, {"HANDLER": "classifier", "TEXT_FIELD": data.TEXT_FIELD})
+    return python_env(model, {"HANDLER": "classifier", "FEATURES": ",".join(inputs)})
+
+
+def classified(stdout):
+    """id -> (label, {class: probability}) from JSON lines (the last line is the response)."""
+    found = {}
+    for line in stdout.decode().splitlines():
+        row = json.loads(line)
+        if "prediction" in row:
+            found[row["id"]] = (row["prediction"], row.get("probabilities") or {})
+    return found
+
+
+def check_classifier_agreement(rust, model_json, python, env, event):
+    """Both implementations give every record the same label, and each class a probability
+    within 1e-9 (absolute); returns the largest difference."""
+    _, ours = timed([rust, "invoke", "--model", model_json, event], clean_env(),
+                    stdout=subprocess.PIPE)
+    _, theirs = timed(python + ["invoke", str(event)], env, stdout=subprocess.PIPE)
+    ours, theirs = classified(ours), classified(theirs)
+    if set(ours) != set(theirs) or not ours:
+        sys.exit(f"bench: {event}: the implementations predict different records "
+                 f"({len(ours)} vs {len(theirs)})")
+    worst = 0.0
+    for record_id, (label, probabilities) in ours.items():
+        their_label, their_probabilities = theirs[record_id]
+        if label != their_label or set(probabilities) != set(their_probabilities):
+            sys.exit(f"bench: {event}: record {record_id}: stream-infer says {label!r} "
+                     f"{probabilities}, Python {their_label!r} {their_probabilities}")
+        for cls, p in probabilities.items():
+            worst = max(worst, abs(p - their_probabilities[cls]))
+    if worst > 1e-9:
+        sys.exit(f"bench: {event}: probabilities differ by up to {worst:.3g} > 1e-9")
+    return worst
+
+
+def classifier_events(directory, inputs, rows, records):
+    """Kinesis events of the breast-cancer rows, cycled: `records` of them (None: the largest
+    batch under 6 MB)."""
+    def make(i, bad):
+        payload = dict(zip(inputs, rows[i % len(rows)]), id=f"tumour-{i:06}")
+        return kinesis_envelope(i, json.dumps(payload).encode())
+
+    text, n = records_text(make, records)
+    path = directory / f"classifier-kinesis-{records or 'max'}.json"
+    path.write_text(text)
+    return {"path": path, "records": n}
+
+
+def text_events(directory, records):
+    """Kinesis events of generated ~500-character documents in the text field: `records` of
+    them (None: the largest batch under 6 MB). Their sizes, for the table."""
+    rng = random.Random(29)
+    lengths = []
+
+    def make(i, bad):
+        document = data.document(rng, rng.randrange(2))
+        lengths.append(len(document))
+        payload = {"id": f"ticket-{i:06}", data.TEXT_FIELD: document}
+        return kinesis_envelope(i, json.dumps(payload).encode())
+
+    text, n = records_text(make, records)
+    path = directory / f"text-kinesis-{records or 'max'}.json"
+    path.write_text(text)
+    return {"path": path, "records": n, "mean_chars": statistics.mean(lengths[:n])}
+
+
+def fit_and_import(bench, group, name, target, train_args, import_args):
+    """Fits the scikit-learn pipeline (train.py) and imports it with `stream-infer import`;
+    returns (joblib path, artifact path)."""
+    models = bench.work / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    fitted, artifact = models / f"{group}.joblib", models / f"{group}.json"
+    subprocess.run([bench.python[0], str(ROOT / "bench" / "python" / "train.py"), group,
+                    str(fitted)] + train_args, check=True)
+    env = dict(os.environ, STREAM_INFER_PYTHON=bench.python[0])
+    subprocess.run([bench.rust, "import", str(fitted), "--name", name, "--target", target,
+                    "--out", str(artifact)] + import_args, check=True, env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    return fitted, artifact
+
+
+def classifiers(bench, command, only):
+    """The imported classifiers against the same fitted pipelines' predict_proba."""
+    smoke, rust, python = bench.smoke, bench.rust, bench.python
+    events_dir = bench.work / "events"
+    events_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    if "classifier" in only:
+        measured = bench.measured(command)
+        print("== classifier: fit, import, events", file=sys.stderr)
+        inputs, rows, _ = data.cancer()
+        fitted, artifact = fit_and_import(bench, "classifier", "bench-classifier", "malignant",
+                                          [], ["--features", ",".join(inputs)])
+        event = classifier_events(events_dir, inputs, rows, 10 if smoke else None)
+        env = python_classifier_env(fitted, inputs)
+        print("== classifier: agreement (labels equal, probabilities within 1e-9)", file=sys.stderr)
+        worst = check_classifier_agreement(rust, artifact, python, env, event["path"])
+        print(f"== classifier: warm x{bench.warm_runs}", file=sys.stderr)
+        ours = warm([rust, "bench", "--model", str(artifact), "--runs", str(bench.warm_runs)],
+                    clean_env(), [event["path"]])[0]
+        theirs = warm(python + ["bench", str(bench.warm_runs)], env, [event["path"]])[0]
+        assert ours["records"] == theirs["records"] == event["records"], (ours, theirs, event)
+        results["classifier"] = dict(measured, **{
+            "model": "StandardScaler + LogisticRegression, breast-cancer data",
+            "features": len(inputs), "event": event["path"].name, "records": event["records"],
+            "bytes": ours["bytes"], "agreement_max_probability_difference": worst,
+            "stream_infer": ours, "python": theirs,
+            "speedup": theirs["total_ns"] / ours["total_ns"],
+            "load_average_after": list(os.getloadavg()),
+        })
+    if "text" in only:
+        measured = bench.measured(command)
+        terms, documents = (2000, 300) if smoke else (TEXT_TERMS, 6000)
+        print(f"== text: fit ({terms} terms), import, events", file=sys.stderr)
+        fitted, artifact = fit_and_import(bench, "text", "bench-text", "sentiment",
+                                          [str(terms), str(documents)],
+                                          ["--text-field", data.TEXT_FIELD])
+        event = text_events(events_dir, 10 if smoke else None)
+        small = event if smoke else text_events(events_dir, 10)
+        env = python_classifier_env(fitted, [data.TEXT_FIELD])
+        print("== text: agreement (labels equal, probabilities within 1e-9)", file=sys.stderr)
+        worst = check_classifier_agreement(rust, artifact, python, env, event["path"])
+        print(f"== text: warm x{bench.warm_runs}", file=sys.stderr)
+        ours = warm([rust, "bench", "--model", str(artifact), "--runs", str(bench.warm_runs)],
+                    clean_env(), [event["path"]])[0]
+        theirs = warm(python + ["bench", str(bench.warm_runs)], env, [event["path"]])[0]
+        assert ours["records"] == theirs["records"] == event["records"], (ours, theirs, event)
+        print("== text: peak RSS at the batch", file=sys.stderr)
+        rss_runs = 1 if smoke else 3
+        memory = {
+            "stream_infer_rss_mb": max(peak_rss_mb([rust, "invoke", "--model", artifact,
+                                                    event["path"]], clean_env())
+                                       for _ in range(rss_runs)),
+            "python_rss_mb": max(peak_rss_mb(python + ["invoke", event["path"]], env)
+                                 for _ in range(rss_runs)),
+            "helper_floor_mb": peak_rss_mb(["/bin/true"], clean_env()),
+        }
+        runs = 1 if smoke else bench.cold_runs
+        print(f"== text: model load and cold start x{runs}", file=sys.stderr)
+        # One load per process, as a cold start does it.
+        loads = [warm([rust, "bench", "--model", str(artifact), "--runs", "1"], clean_env(),
+                      [small["path"]])[0]["model_load_ns"] / 1e9 for _ in range(runs)]
+        python_loads = [json.loads(timed(python + ["load", "1"], env, stdout=subprocess.PIPE)[1])
+                        ["model_load_ns"] / 1e9 for _ in range(runs)]
+        cold = [timed([rust, "invoke", "--model", artifact, small["path"]], clean_env())[0]
+                for _ in range(runs)]
+        python_cold = [timed(python + ["invoke", str(small["path"])], env)[0] for _ in range(runs)]
+        results["text"] = dict(measured, **{
+            "model": f"TfidfVectorizer(ngram_range=(1, 2), max_features={terms}) + "
+                     f"LogisticRegression, {documents} generated documents",
+            "terms": terms, "artifact_mb": artifact.stat().st_size / 1e6,
+            "joblib_mb": fitted.stat().st_size / 1e6,
+            "event": event["path"].name, "records": event["records"], "bytes": ours["bytes"],
+            "mean_chars": event["mean_chars"], "agreement_max_probability_difference": worst,
+            "stream_infer": ours, "python": theirs,
+            "speedup": theirs["total_ns"] / ours["total_ns"],
+            "memory": dict(memory, event=event["path"].name),
+            "model_load_s": {"stream_infer": summary(loads), "python_joblib": summary(python_loads)},
+            "cold_start": {"event": small["path"].name, "stream_infer_invoke_s": summary(cold),
+                           "python_invoke_s": summary(python_cold)},
+            "load_average_after": list(os.getloadavg()),
+        })
+    return results
 
 
 def embed(readme, table):
@@ -452,6 +705,16 @@ def ms(ns):
 
 
 def markdown(r):
+    """The tables of every group in `r` (results.json)."""
+    parts = []
+    if "cold_start" in r:
+        parts.append(regression_markdown(r))
+    if "classifier" in r or "text" in r:
+        parts.append(classifier_markdown(r))
+    return "\n".join(parts)
+
+
+def regression_markdown(r):
     m = r["machine"]
     lines = [
         f"Measured {r['date']} with `{r['command']}` ({r['profile']} build) on {m['nproc']} cores "
@@ -464,9 +727,6 @@ def markdown(r):
     c = r["cold_start"]
     t = r["targets"]
     x = r["ratios"]
-
-    def span(s, scale=1000, unit="ms"):
-        return f"{s['median'] * scale:.1f} {unit} ({s['min'] * scale:.1f}–{s['max'] * scale:.1f})"
 
     lines.append(f"| cold start, `invoke` {c['event']}, spawn to exit, median (min–max) of "
                  f"{c['stream_infer_invoke_s']['runs']} | {span(c['stream_infer_invoke_s'])} | "
@@ -499,10 +759,6 @@ def markdown(r):
     for w in r["warm"]:
         s, p = w["stream_infer"], w["python"]
 
-        def stages(d):
-            return (f"{ms(d['decode_ns'])} / {ms(d['features_ns'])} / {ms(d['predict_ns'])} / "
-                    f"{ms(d['respond_ns'])} = **{ms(d['total_ns'])} ms**")
-
         lines.append(
             f"| {w['source']} {w['size']}, {w['bad_percent']}% bad | {w['records']} | {stages(s)} | "
             f"{w['records'] / (s['total_ns'] / 1e9):,.0f} | {stages(p)} | "
@@ -519,6 +775,97 @@ def markdown(r):
                   f"a month) costs as much as {r['sagemaker_break_even_predictions_per_month'] / 1e9:,.1f} "
                   "billion predictions a month through stream-infer at batch 100."]
     return "\n".join(lines) + "\n"
+
+
+
+def target(ok, text):
+    return text if ok else f"{text} — **missed**"
+
+
+def loads(g):
+    before = g["load_average_before"][0]
+    after = g.get("load_average_after", [before])[0]
+    return f"1-minute load average {before:.2f} before, {after:.2f} after"
+
+
+def classifier_markdown(r):
+    t = r["targets"]
+    lines = ["Classifiers imported from scikit-learn with `stream-infer import`, against the same "
+             "fitted pipeline's `predict_proba` in the Python handler (`bench/python/classifier.py`), "
+             "on Kinesis events:", ""]
+    for name in ("classifier", "text"):
+        g = r.get(name)
+        if g:
+            m = g["machine"]
+            lines.append(f"- {name}: measured {g['date']} with `{g['command']}` ({g['profile']} build) "
+                         f"on {m['nproc']} cores ({m['cpu']}), {loads(g)}. Every record got the same "
+                         f"label; probabilities agreed within "
+                         f"{g['agreement_max_probability_difference']:.1e} before anything was timed.")
+    lines += ["", "| figure | stream-infer | Python (scikit-learn) | ratio | target |",
+              "|---|---|---|---|---|"]
+    c = r.get("classifier")
+    if c:
+        lines.append(f"| warm, logistic regression (StandardScaler, {c['features']} features), largest "
+                     f"Kinesis batch ({c['records']} records, {c['bytes'] / 2**20:.2f} MiB of Lambda's 6 MiB) | "
+                     f"{ms(c['stream_infer']['total_ns'])} ms | {ms(c['python']['total_ns'])} ms | "
+                     f"{c['speedup']:.1f}× faster | "
+                     + target(c["speedup"] >= t["classifier_warm_speedup"],
+                              f"≥ {t['classifier_warm_speedup']}×") + " |")
+    x = r.get("text")
+    if x:
+        s, p = x["stream_infer"], x["python"]
+        compute = (s["decode_ns"] + s["score_ns"]) / 1e6
+        lines.append(f"| warm, TF-IDF (1–2-grams, {x['terms']:,} terms) + logistic regression, "
+                     f"{x['records']} records of {x['mean_chars']:.0f} characters "
+                     f"({x['bytes'] / 2**20:.2f} MiB) | {ms(s['total_ns'])} ms | {ms(p['total_ns'])} ms | "
+                     f"{x['speedup']:.1f}× faster | "
+                     + target(x["speedup"] >= t["text_warm_speedup"], f"≥ {t['text_warm_speedup']}×")
+                     + " |")
+        lines.append(f"| that text batch: decode + features + predict, one core | {compute:.1f} ms | "
+                     f"{(p['decode_ns'] + p['score_ns']) / 1e6:.1f} ms | — | "
+                     + target(compute <= t["text_compute_ms"], f"≤ {t['text_compute_ms']} ms") + " |")
+        mem = x["memory"]
+        lines.append(f"| peak RSS, `invoke` of that text batch | {mem['stream_infer_rss_mb']:.1f} MB | "
+                     f"{mem['python_rss_mb']:.1f} MB | "
+                     f"{mem['stream_infer_rss_mb'] / mem['python_rss_mb']:.2f}× | "
+                     + target(mem["stream_infer_rss_mb"] <= t["text_rss_mb"], f"≤ {t['text_rss_mb']} MB")
+                     + " |")
+        ld = x["model_load_s"]
+        lines.append(f"| model load at cold start, {x['terms']:,}-term model ({x['artifact_mb']:.1f} MB "
+                     f"JSON; joblib {x['joblib_mb']:.1f} MB), one per process, median (min–max) of "
+                     f"{ld['stream_infer']['runs']} | {span(ld['stream_infer'])} | "
+                     f"{span(ld['python_joblib'])} (`joblib.load`) | — | "
+                     + target(ld["stream_infer"]["median"] * 1000 <= t["text_model_load_ms"],
+                              f"≤ {t['text_model_load_ms']} ms") + " |")
+        cold = x["cold_start"]
+        lines.append(f"| cold start with the text model, `invoke` {cold['event']}, spawn to exit, "
+                     f"median (min–max) of {cold['stream_infer_invoke_s']['runs']} | "
+                     f"{span(cold['stream_infer_invoke_s'])} | {span(cold['python_invoke_s'])} | "
+                     f"{cold['python_invoke_s']['median'] / cold['stream_infer_invoke_s']['median']:.0f}× "
+                     "faster | — |")
+    lines += ["", "Warm, in process, median per batch (decode / features / predict / respond = total; "
+              "records/s). Features include the pipeline's transforms (scaling, tokenizing and TF-IDF) "
+              "on both sides; predict is the final estimator alone on their output. Respond is the total "
+              "less decode and score, timed apart, so it reads 0 when the medians overlap:", "",
+              "| event | records | stream-infer | records/s | Python | records/s | speed-up |",
+              "|---|---|---|---|---|---|---|"]
+    for name in ("classifier", "text"):
+        g = r.get(name)
+        if g:
+            s, p = g["stream_infer"], g["python"]
+            lines.append(f"| {g['event']} | {g['records']} | {stages(s)} | "
+                         f"{g['records'] / (s['total_ns'] / 1e9):,.0f} | {stages(p)} | "
+                         f"{g['records'] / (p['total_ns'] / 1e9):,.0f} | {g['speedup']:.1f}× |")
+    return "\n".join(lines) + "\n"
+
+
+def span(s, scale=1000, unit="ms"):
+    return f"{s['median'] * scale:.1f} {unit} ({s['min'] * scale:.1f}–{s['max'] * scale:.1f})"
+
+
+def stages(d):
+    return (f"{ms(d['decode_ns'])} / {ms(d['features_ns'])} / {ms(d['predict_ns'])} / "
+            f"{ms(d['respond_ns'])} = **{ms(d['total_ns'])} ms**")
 
 
 if __name__ == "__main__":

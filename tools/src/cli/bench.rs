@@ -1,6 +1,7 @@
 //! `stream-infer bench`: stage timings of the handler on saved events, one JSON line each.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use stream_infer::{App, Config, JsonLinesSink, Sink, model::Model};
@@ -15,13 +16,26 @@ pub struct BenchArgs {
     /// Runs per event; the median is reported.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+    /// A model file (format_version 1 or 2) instead of the embedded model. The time this process
+    /// took to load it (read, parse, validate, compile: what a cold start pays) is reported on
+    /// every line as `model_load_ns`.
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 /// Times every event on the default configuration with a sink that writes nowhere.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    // The default configuration: the embedded model, features at the top level, key `id`.
+    // The default configuration: features at the top level, key `id`.
     let config = Config::from_lookup(|_| None)?;
-    let app = App::new(&config, Model::embedded(), None)?
+    let (model, load_ns) = match &args.model {
+        None => (Model::embedded(), None),
+        Some(path) => {
+            let start = Instant::now();
+            let model = Model::from_path(path)?;
+            (model, Some(start.elapsed().as_nanos() as u64))
+        }
+    };
+    let app = App::new(&config, model, None)?
         .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink()))));
     for path in &args.events {
         let text = super::read_event(path)?;
@@ -29,6 +43,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("event file {}", path.display()))?;
         let mut line = serde_json::to_value(&timing)?;
         line["event"] = path.display().to_string().into();
+        if let Some(ns) = load_ns {
+            line["model_load_ns"] = ns.into();
+        }
         println!("{line}");
     }
     Ok(())
