@@ -53,6 +53,15 @@ pub enum Reason {
     TransformedNotFinite,
     /// The model's output overflowed (an extreme but finite input).
     PredictionNotFinite,
+    /// A field that decides the prediction (a feature, `FEATURES_FIELD`, `ID_FIELD`, or an
+    /// envelope field) appears twice in one object.
+    DuplicateField,
+    /// A KPL-aggregated Kinesis record whose framing, protobuf or MD5 trailer is corrupt.
+    BadAggregate,
+    /// A compressed payload that expands beyond `MAX_DECOMPRESSED_BYTES`.
+    PayloadTooLarge,
+    /// A DynamoDB attribute value that is valid JSON but not DynamoDB JSON (`{"N": 59}`).
+    AttributeMalformed,
     /// A bug in stream-infer: the record is dead-lettered rather than lost.
     Internal,
     /// The sink refused the record for good (a validation error).
@@ -85,6 +94,10 @@ impl Reason {
             Reason::CategoryUnknown => "category_unknown",
             Reason::TransformedNotFinite => "transformed_not_finite",
             Reason::PredictionNotFinite => "prediction_not_finite",
+            Reason::DuplicateField => "duplicate_field",
+            Reason::BadAggregate => "bad_aggregate",
+            Reason::PayloadTooLarge => "payload_too_large",
+            Reason::AttributeMalformed => "attribute_malformed",
             Reason::Internal => "internal",
             Reason::SinkRejected => "sink_rejected",
         }

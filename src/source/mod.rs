@@ -161,6 +161,14 @@ pub enum DecodeError {
         found: String,
         expected: &'static str,
     },
+    #[error("attribute `{attribute}` is not a DynamoDB attribute value: {detail}")]
+    AttributeMalformed { attribute: String, detail: String },
+    #[error("field `{field}` appears more than once")]
+    DuplicateField { field: String },
+    #[error("KPL aggregated record is corrupt: {detail}")]
+    BadAggregate { detail: String },
+    #[error("payload is too large: {detail}")]
+    PayloadTooLarge { detail: String },
 }
 
 impl DecodeError {
@@ -183,6 +191,10 @@ impl DecodeError {
             DecodeError::FeatureOutOfRange { .. } => Reason::FeatureOutOfRange,
             DecodeError::ImageMissing { .. } => Reason::ImageMissing,
             DecodeError::AttributeWrongType { .. } => Reason::AttributeWrongType,
+            DecodeError::AttributeMalformed { .. } => Reason::AttributeMalformed,
+            DecodeError::DuplicateField { .. } => Reason::DuplicateField,
+            DecodeError::BadAggregate { .. } => Reason::BadAggregate,
+            DecodeError::PayloadTooLarge { .. } => Reason::PayloadTooLarge,
         }
     }
 
