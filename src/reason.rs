@@ -104,6 +104,23 @@ impl Reason {
     }
 }
 
+/// The most bytes of a record's own value that a message quotes: a reason names the value, it
+/// does not carry it (the dead-letter message's `payload` does, within SQS's limit).
+pub(crate) const QUOTE_LIMIT: usize = 1024;
+
+/// `value` for quoting in a message: whole when within [`QUOTE_LIMIT`] bytes, otherwise cut at a
+/// character boundary and marked with the full length.
+pub(crate) fn clip(value: &str) -> String {
+    if value.len() <= QUOTE_LIMIT {
+        return value.to_owned();
+    }
+    let mut end = QUOTE_LIMIT;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &value[..end], value.len())
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -124,5 +141,18 @@ mod tests {
             let json = serde_json::to_string(&reason).unwrap();
             assert_eq!(json, format!("\"{reason}\""));
         }
+    }
+
+    #[test]
+    fn long_values_are_clipped_at_a_character_boundary() {
+        assert_eq!(clip("short"), "short");
+        let exact = "x".repeat(QUOTE_LIMIT);
+        assert_eq!(clip(&exact), exact);
+        // A two-byte character straddles the limit: the cut falls before it.
+        let long = format!("{}é{}", "x".repeat(QUOTE_LIMIT - 1), "y".repeat(5000));
+        let clipped = clip(&long);
+        assert!(clipped.starts_with(&"x".repeat(QUOTE_LIMIT - 1)));
+        assert!(clipped.ends_with(&format!("… ({} bytes in all)", long.len())));
+        assert!(clipped.len() < QUOTE_LIMIT + 40, "{}", clipped.len());
     }
 }

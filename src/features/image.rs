@@ -6,9 +6,11 @@ use std::fmt;
 
 use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{Format, Part, Seed, Slot};
 use crate::model::Value;
+use crate::reason::clip;
 use crate::source::{DecodeError, Text};
 
 /// A DynamoDB `NewImage`: attribute name -> attribute value, the features being `N` attributes.
@@ -35,8 +37,9 @@ impl Format for Image {
         d.deserialize_any(Attribute(slot, index))
     }
 
-    fn key(self, value: &serde_json::Value) -> Option<String> {
-        // DynamoDB writes numbers as strings, so an `N` key reads like an `S` one.
+    fn key(self, raw: &RawValue) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+        // DynamoDB writes numbers as strings, so an `N` key is its exact decimal text, as `S`.
         ["S", "N"]
             .iter()
             .find_map(|tag| value.get(tag).and_then(|v| v.as_str()))
@@ -67,6 +70,10 @@ impl<'de> Visitor<'de> for MapAttribute<'_, '_> {
             if tag == "M" && !seen {
                 seen = true;
                 map.next_value_seed(Seed::new(&mut *slot, Image, Part::Features))?;
+            } else if seen {
+                let attribute = slot.spec.features_field.clone().unwrap_or_default();
+                let detail = format!("it has a second type tag `{tag}` after `M`");
+                return Err(slot.fail(DecodeError::AttributeMalformed { attribute, detail }));
             } else {
                 let found = format!("attribute of type {tag}");
                 return Err(slot.features_field_not_object(found));
@@ -114,20 +121,30 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
         let spec = slot.spec;
         let feature = spec.names[index].as_str();
         let error = match tag.as_ref() {
-            "N" => {
-                let Text(text) = map.next_value()?;
-                match parse_n(&text) {
+            "N" => match map.next_value()? {
+                Tagged::Text(text) => match parse_n(&text) {
                     Ok(value) => {
                         slot.set(index, value);
                         None
                     }
-                    Err(make) => Some(make(feature.to_owned(), text.into_owned())),
+                    Err(make) => Some(make(feature.to_owned(), clip(&text))),
+                },
+                Tagged::Json(found) => Some(malformed(feature, "N", found)),
+            },
+            "S" => match map.next_value()? {
+                Tagged::Text(text) if slot.values.is_some() => {
+                    slot.keep(index, Value::Str(Cow::Owned(text.into_owned())));
+                    None
                 }
-            }
-            "NULL" | "BOOL" | "S" if slot.values.is_some() => {
+                Tagged::Text(text) => Some(DecodeError::FeatureString {
+                    feature: feature.to_owned(),
+                    value: clip(&text),
+                }),
+                Tagged::Json(found) => Some(malformed(feature, "S", found)),
+            },
+            "NULL" | "BOOL" if slot.values.is_some() => {
                 let value: serde_json::Value = map.next_value()?;
                 let value = match (tag.as_ref(), value) {
-                    ("S", serde_json::Value::String(s)) => Value::Str(Cow::Owned(s)),
                     ("BOOL", serde_json::Value::Bool(b)) => Value::Bool(b),
                     ("NULL", _) => Value::Null,
                     _ => Value::Other("a malformed DynamoDB attribute"),
@@ -141,15 +158,6 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
             "BOOL" => Some(DecodeError::FeatureBoolean {
                 feature: feature.to_owned(),
             }),
-            "S" => {
-                let value: serde_json::Value = map.next_value()?;
-                Some(DecodeError::FeatureString {
-                    feature: feature.to_owned(),
-                    value: value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned),
-                })
-            }
             _ if slot.values.is_some() => {
                 map.next_value::<IgnoredAny>()?;
                 slot.keep(index, Value::Other("a list, map, set or binary attribute"));
@@ -164,9 +172,73 @@ impl<'de> Visitor<'de> for Attribute<'_, '_> {
         if let Some(error) = error {
             return Err(slot.fail(error));
         }
-        // An attribute value has one entry; whatever follows it is not looked at.
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        // An attribute value has exactly one type tag: a second one (`{"N":"1","N":"2"}`, or
+        // `{"N":"1","S":"x"}`) leaves the value ambiguous, as a duplicated field would.
+        if let Some(Text(second)) = map.next_key::<Text<'_>>()? {
+            let detail = format!("it has a second type tag `{second}` after `{tag}`");
+            let attribute = feature.to_owned();
+            return Err(slot.fail(DecodeError::AttributeMalformed { attribute, detail }));
+        }
         Ok(())
+    }
+}
+
+/// The value under a type tag that DynamoDB JSON always writes as a string (`N`, `S`): the text,
+/// or what JSON value stood there instead.
+enum Tagged<'de> {
+    Text(Cow<'de, str>),
+    Json(&'static str),
+}
+
+impl<'de> de::Deserialize<'de> for Tagged<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TaggedVisitor)
+    }
+}
+
+struct TaggedVisitor;
+
+impl<'de> Visitor<'de> for TaggedVisitor {
+    type Value = Tagged<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB JSON string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Json("boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Json("number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Json("number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Json("number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Tagged<'de>, E> {
+        Ok(Tagged::Json("null"))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Tagged<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Tagged::Json("array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tagged<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Tagged::Json("object"))
+    }
+}
+
+/// `{"N": 59}`: valid JSON, but DynamoDB JSON writes every `N` and `S` value as a string.
+fn malformed(feature: &str, tag: &str, found: &str) -> DecodeError {
+    DecodeError::AttributeMalformed {
+        attribute: feature.to_owned(),
+        detail: format!("`{tag}` holds a JSON {found}; DynamoDB JSON writes it as a string"),
     }
 }
 
@@ -272,5 +344,38 @@ mod tests {
             e.to_string(),
             "attribute `age` is of DynamoDB type SS, expected N"
         );
+    }
+
+    #[test]
+    fn image_values_of_the_wrong_json_shape_are_malformed_attributes() {
+        let s = spec(None);
+        let with_age = |age: &str| format!(r#"{{"age":{age},"bmi":{{"N":"1"}}}}"#);
+        let e = image(&s, &with_age(r#"{"N":59}"#)).unwrap_err();
+        assert_eq!(e.code(), "attribute_malformed");
+        assert_eq!(
+            e.to_string(),
+            "attribute `age` is not a DynamoDB attribute value: `N` holds a JSON number; DynamoDB JSON writes it as a string"
+        );
+        let e = image(&s, &with_age(r#"{"S":{"a":1}}"#)).unwrap_err();
+        assert_eq!(e.code(), "attribute_malformed");
+        let e = image(&s, &with_age(r#"{"N":"1","N":"2"}"#)).unwrap_err();
+        assert_eq!(e.code(), "attribute_malformed");
+        assert!(e.to_string().contains("second type tag `N`"), "{e}");
+    }
+
+    #[test]
+    fn image_duplicates_and_exact_number_keys() {
+        let s = spec(None);
+        let twice = r#"{"age":{"N":"1"},"bmi":{"N":"2"},"age":{"N":"3"}}"#;
+        assert_eq!(code(image(&s, twice)), "duplicate_field");
+        let nested = spec(Some("features"));
+        let two_maps =
+            r#"{"features":{"M":{"age":{"N":"1"},"bmi":{"N":"2"}}},"features":{"M":{}}}"#;
+        assert_eq!(code(image(&nested, two_maps)), "duplicate_field");
+        let two_tags = r#"{"features":{"M":{"age":{"N":"1"},"bmi":{"N":"2"}},"M":{}}}"#;
+        assert_eq!(code(image(&nested, two_tags)), "attribute_malformed");
+        let big = r#"{"id":{"N":"18446744073709551617"},"age":{"N":"1"},"bmi":{"N":"2"}}"#;
+        let (key, _) = image(&s, big).unwrap();
+        assert_eq!(key.as_deref(), Some("18446744073709551617"));
     }
 }

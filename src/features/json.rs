@@ -6,9 +6,11 @@ use std::fmt;
 
 use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{Fields, Format, Slot};
 use crate::model::Value;
+use crate::reason::clip;
 use crate::source::DecodeError;
 
 /// A Kinesis payload: a JSON object whose features are JSON numbers, at the top level or in a
@@ -38,10 +40,11 @@ impl Format for Json {
         d.deserialize_any(FeatureValue(slot, index))
     }
 
-    fn key(self, value: &serde_json::Value) -> Option<String> {
-        match value {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
+    fn key(self, raw: &RawValue) -> Option<String> {
+        let text = raw.get();
+        match text.as_bytes().first()? {
+            b'"' => serde_json::from_str(text).ok(),
+            b'-' | b'0'..=b'9' => Some(text.to_owned()),
             _ => None,
         }
     }
@@ -104,7 +107,7 @@ impl<'de> Visitor<'de> for FeatureValue<'_, '_> {
         self.other(Value::Str(Cow::Owned(v.to_owned())), |feature| {
             DecodeError::FeatureString {
                 feature,
-                value: v.to_owned(),
+                value: clip(v),
             }
         })
     }
@@ -176,7 +179,7 @@ fn value_token_at(text: &[u8], line: usize, column: usize) -> String {
     let end = line_text[at..]
         .find([',', '}'])
         .map_or(line_text.len(), |i| at + i);
-    line_text[start..end].trim().to_owned()
+    clip(line_text[start..end].trim())
 }
 
 #[cfg(test)]
@@ -272,5 +275,66 @@ mod tests {
         );
         let e = json(&s, r#"{"bmi":1}"#).unwrap_err();
         assert_eq!(e.to_string(), "feature `age` is missing");
+    }
+
+    #[test]
+    fn json_duplicates_of_fields_that_decide_the_row_are_rejected() {
+        let s = spec(None);
+        let twice = json(&s, r#"{"age":59,"bmi":32.1,"age":18}"#).unwrap_err();
+        assert_eq!(twice.code(), "duplicate_field");
+        assert_eq!(twice.to_string(), "field `age` appears more than once");
+        let ids = json(&s, r#"{"id":"a","age":59,"bmi":1,"id":"b"}"#);
+        assert_eq!(code(ids), "duplicate_field");
+        // A field the model does not read may repeat: it changes nothing.
+        let (_, row) = json(&s, r#"{"x":1,"age":59,"x":2,"bmi":1}"#).unwrap();
+        assert_eq!(row, [59.0, 1.0]);
+
+        let nested = spec(Some("features"));
+        let two_objects = r#"{"features":{"age":1,"bmi":2},"features":{"age":3,"bmi":4}}"#;
+        assert_eq!(code(json(&nested, two_objects)), "duplicate_field");
+        let inside = r#"{"features":{"age":1,"bmi":2,"bmi":4}}"#;
+        assert_eq!(code(json(&nested, inside)), "duplicate_field");
+    }
+
+    #[test]
+    fn json_typed_inputs_reject_a_repeat_even_after_a_null() {
+        let s = FeatureSpec::typed(vec!["age".into()], None, "id".into());
+        let e = s
+            .extract_values(Payload::Json(br#"{"age":null,"age":5}"#))
+            .unwrap_err();
+        assert_eq!(e.code(), "duplicate_field");
+    }
+
+    #[test]
+    fn json_numeric_ids_keep_their_exact_decimal_text() {
+        let s = spec(None);
+        let key = |id: &str| {
+            let text = format!(r#"{{"id":{id},"age":1,"bmi":2}}"#);
+            json(&s, &text).unwrap().0.unwrap()
+        };
+        // Both are 1.8446744073709552e19 as floats; as keys they must stay two records.
+        assert_eq!(key("18446744073709551616"), "18446744073709551616");
+        assert_eq!(key("18446744073709551617"), "18446744073709551617");
+        assert_eq!(key("-9007199254740993"), "-9007199254740993");
+        assert_eq!(key("1.50"), "1.50");
+        assert_eq!(key(r#""p\u002d7""#), "p-7");
+        let (none, _) = json(&s, r#"{"id":[1],"age":1,"bmi":2}"#).unwrap();
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn json_quoted_values_are_clipped_to_a_kibibyte() {
+        let s = spec(None);
+        let long = "x".repeat(1 << 20);
+        let text = format!(r#"{{"age":"{long}","bmi":1}}"#);
+        let e = json(&s, &text).unwrap_err();
+        assert_eq!(e.code(), "feature_string");
+        let message = e.to_string();
+        assert!(message.len() < 1200, "{} bytes", message.len());
+        assert!(message.contains("1048576 bytes in all"), "{message}");
+        let digits = "9".repeat(5000);
+        let e = json(&s, &format!(r#"{{"age":1{digits}e400,"bmi":1}}"#)).unwrap_err();
+        assert_eq!(e.code(), "feature_out_of_range");
+        assert!(e.to_string().len() < 1200);
     }
 }

@@ -196,6 +196,22 @@ impl Slot<'_> {
         self.fail(DecodeError::FeaturesFieldNotObject { field, found })
     }
 
+    /// Rejects the record for a field that decides its prediction appearing twice: taking
+    /// either occurrence would predict on a row the producer may not have meant.
+    fn duplicate<E: de::Error>(&mut self, field: &str) -> E {
+        let field = field.to_owned();
+        self.fail(DecodeError::DuplicateField { field })
+    }
+
+    /// Whether the feature at `index` already has its value (features are only ever set once,
+    /// from the first occurrence, and a second one is a [`DecodeError::DuplicateField`]).
+    fn is_set(&self, index: usize) -> bool {
+        match &self.values {
+            Some(values) => !matches!(values[index], Value::Missing),
+            None => !self.row[index].is_nan(),
+        }
+    }
+
     fn feature(&self, index: usize) -> String {
         self.spec.names[index].clone()
     }
@@ -260,8 +276,9 @@ trait Format: Copy {
         d: D,
     ) -> Result<(), D::Error>;
 
-    /// The record's key from the value of `ID_FIELD`, when it holds a string or a number.
-    fn key(self, value: &serde_json::Value) -> Option<String>;
+    /// The record's key from the raw value of `ID_FIELD`, when it holds a string or a number.
+    /// A number is kept as its decimal text, exactly: ids beyond 2^53 or 2^64 stay distinct.
+    fn key(self, raw: &RawValue) -> Option<String>;
 }
 
 /// A map of fields: the payload itself (`top`), or the map of features in `FEATURES_FIELD`.
@@ -311,15 +328,23 @@ impl<'de, F: Format> Visitor<'de> for Fields<'_, '_, F> {
         // Features nested in `FEATURES_FIELD` are not also looked for at the top level.
         let nested = spec.features_field.as_deref().filter(|_| top);
         let features_here = !top || nested.is_none();
-        let mut nested_seen = false;
+        let (mut nested_seen, mut key_seen) = (false, false);
         while let Some(Text(key)) = map.next_key()? {
             if nested == Some(key.as_ref()) {
-                nested_seen = true;
+                if std::mem::replace(&mut nested_seen, true) {
+                    return Err(slot.duplicate(&key));
+                }
                 map.next_value_seed(Seed::new(&mut *slot, format, Part::FeaturesField))?;
             } else if let Some(index) = features_here.then(|| spec.position(&key)).flatten() {
+                if slot.is_set(index) {
+                    return Err(slot.duplicate(&key));
+                }
                 map.next_value_seed(Seed::new(&mut *slot, format, Part::Feature(index)))?;
             } else if top && key == spec.id_field {
-                slot.key = format.key(&map.next_value()?);
+                if std::mem::replace(&mut key_seen, true) {
+                    return Err(slot.duplicate(&key));
+                }
+                slot.key = format.key(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
