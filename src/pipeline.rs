@@ -345,6 +345,28 @@ mod tests {
     }
 
     #[test]
+    fn extreme_but_finite_inputs_that_overflow_the_model_are_rejected_not_written() {
+        let model = Model::embedded();
+        let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
+        let huge = model
+            .features()
+            .iter()
+            .map(|f| format!(r#""{f}":1e308"#))
+            .collect::<Vec<_>>()
+            .join(",");
+        let huge = format!("{{{huge}}}");
+        let event = kinesis_event(&[&huge]);
+        let scored = score(decode_event(&event).unwrap(), &spec, &model);
+        match &scored.records[0].verdict {
+            Verdict::Rejected(e) => {
+                assert_eq!(e.code(), "prediction_not_finite");
+                assert!(e.to_string().contains("not a finite number"), "{e}");
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_batch_with_no_valid_record_does_not_predict() {
         let model = Model::embedded();
         let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
