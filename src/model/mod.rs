@@ -61,6 +61,53 @@ pub enum ModelError {
         features: usize,
         coefficients: usize,
     },
+    #[error("model {origin} lists no features: it would predict the same value for every record")]
+    ZeroFeatures { origin: String },
+    #[error(
+        "model {origin}: feature `{name}` is listed twice, at features[{first}] and features[{second}]; a record cannot give it two values"
+    )]
+    DuplicateFeature {
+        origin: String,
+        name: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("model {origin}: {at} is {value}, not a finite number")]
+    NonFinite {
+        origin: String,
+        at: String,
+        value: f64,
+    },
+    #[error(
+        "model {origin}: the number at line {line} column {column} is too large for a 64-bit float (it would be infinite)"
+    )]
+    NumberOutOfRange {
+        origin: String,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "model {origin}: {at} is zero; standardizing divides by it, so every prediction would be non-finite"
+    )]
+    ScaleZero { origin: String, at: String },
+    #[error(
+        "model {origin}: estimator.model.link is {link:?}, which a {family} GLM cannot use; it needs {allowed:?}"
+    )]
+    GlmLink {
+        origin: String,
+        family: &'static str,
+        link: String,
+        allowed: &'static [&'static str],
+    },
+    #[error(
+        "model {origin}: estimator.power is {power}, but the {family} family's power is {expected}"
+    )]
+    GlmPower {
+        origin: String,
+        family: &'static str,
+        power: f64,
+        expected: f64,
+    },
     #[error("model {origin} lists {features} features but its standardization has {found} values")]
     PreprocessingWidth {
         origin: String,
@@ -92,30 +139,68 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    /// A stable error type for Lambda's init error report.
+    /// A stable error type for Lambda's init error report. Degenerate models get a code per
+    /// class of problem, the same for format_version 1 and 2: `ModelZeroFeatures`,
+    /// `ModelScaleZero`, `ModelDuplicateFeature`, `ModelNonFinite`, `ModelGlmLink`,
+    /// `ModelTooFewClasses`, `ModelDuplicateLabel`, `ModelIndexInvalid`; parts that disagree on
+    /// a size are `ModelInconsistent`.
     pub fn code(&self) -> &'static str {
         match self {
             ModelError::NotFound { .. } | ModelError::ObjectMissing { .. } => "ModelNotFound",
             ModelError::Read { .. } | ModelError::Fetch { .. } => "ModelUnreadable",
             ModelError::Json { .. } => "ModelCorrupt",
             ModelError::FormatVersion { .. } => "ModelFormatUnsupported",
-            ModelError::FeatureCount { .. } | ModelError::PreprocessingWidth { .. } => {
-                "ModelInconsistent"
-            }
+            ModelError::FeatureCount { .. }
+            | ModelError::PreprocessingWidth { .. }
+            | ModelError::GlmPower { .. } => "ModelInconsistent",
+            ModelError::ZeroFeatures { .. } => "ModelZeroFeatures",
+            ModelError::DuplicateFeature { .. } => "ModelDuplicateFeature",
+            ModelError::NonFinite { .. } | ModelError::NumberOutOfRange { .. } => "ModelNonFinite",
+            ModelError::ScaleZero { .. } => "ModelScaleZero",
+            ModelError::GlmLink { .. } => "ModelGlmLink",
             ModelError::Checksum { .. } => "ModelChecksumMismatch",
-            ModelError::Transform { cause, .. } => match cause.code() {
-                "zero_features" => "ModelZeroFeatures",
-                "scale_zero" => "ModelScaleZero",
-                "duplicate_feature" | "duplicate_input" => "ModelDuplicateFeature",
-                "non_finite" => "ModelNonFinite",
-                "transform_unknown_input" | "input_unused" => "ModelTransformInput",
-                _ => "ModelTransformInvalid",
-            },
-            ModelError::Estimator { cause, .. } => match cause.code() {
-                "estimator_non_finite" => "ModelNonFinite",
-                _ => "ModelEstimatorInvalid",
-            },
+            ModelError::Transform { cause, .. } => transform_code(cause),
+            ModelError::Estimator { cause, .. } => estimator_code(cause),
         }
+    }
+}
+
+fn transform_code(cause: &transform::TransformError) -> &'static str {
+    use text::TextSpecError as Text;
+    use transform::TransformError as E;
+    match cause {
+        E::ZeroFeatures | E::CategoryListEmpty { .. } => "ModelZeroFeatures",
+        E::ScaleZero { .. } => "ModelScaleZero",
+        E::DuplicateFeature { .. } | E::DuplicateInput { .. } => "ModelDuplicateFeature",
+        E::DuplicateCategory { .. } => "ModelDuplicateLabel",
+        E::DropOutOfRange { .. } => "ModelIndexInvalid",
+        E::NonFinite { .. } => "ModelNonFinite",
+        E::StepLength { .. } | E::WidthMismatch { .. } => "ModelInconsistent",
+        E::TransformUnknownInput { .. } | E::InputUnused { .. } => "ModelTransformInput",
+        E::TextSpec { source, .. } => match source {
+            Text::EmptyVocabulary => "ModelZeroFeatures",
+            Text::IdfValue { value, .. } if !value.is_finite() => "ModelNonFinite",
+            Text::IdfLength { .. } => "ModelInconsistent",
+            Text::VocabularyIndexOutOfRange { .. } | Text::VocabularyDuplicateIndex { .. } => {
+                "ModelIndexInvalid"
+            }
+            _ => "ModelTransformInvalid",
+        },
+        _ => "ModelTransformInvalid",
+    }
+}
+
+fn estimator_code(cause: &estimator::EstimatorError) -> &'static str {
+    use estimator::EstimatorError as E;
+    match cause {
+        E::NonFinite { .. } | E::GlmPower { .. } => "ModelNonFinite",
+        E::Width { .. }
+        | E::CoefRows { .. }
+        | E::InterceptLength { .. }
+        | E::BinaryClasses { .. } => "ModelInconsistent",
+        E::TooFewClasses { .. } => "ModelTooFewClasses",
+        E::DuplicateClass { .. } => "ModelDuplicateLabel",
+        E::MixedClassTypes { .. } => "ModelEstimatorInvalid",
     }
 }
 
@@ -189,9 +274,21 @@ impl Model {
         struct Header {
             format_version: Option<u64>,
         }
-        let json_error = |cause| ModelError::Json {
-            origin: origin.to_owned(),
-            cause,
+        let json_error = |cause: serde_json::Error| {
+            // serde_json refuses a literal beyond f64's range (`1e999`) rather than reading an
+            // infinity; that is a non-finite number in the artifact, not a syntax error. Its
+            // message is the only place serde_json says which error it is.
+            if cause.to_string().starts_with("number out of range") {
+                return ModelError::NumberOutOfRange {
+                    origin: origin.to_owned(),
+                    line: cause.line(),
+                    column: cause.column(),
+                };
+            }
+            ModelError::Json {
+                origin: origin.to_owned(),
+                cause,
+            }
         };
         // The version is read first so a future layout is reported as such, not as bad JSON.
         let header: Header = serde_json::from_str(text).map_err(json_error)?;
@@ -557,5 +654,253 @@ mod tests {
             "{err}"
         );
         assert!(ModelSource::parse(Some("s3://bucket")).is_err());
+    }
+
+    /// A format_version 2 artifact with a number, a category and a text input, and a binary
+    /// logistic head: every part that a degenerate case below breaks.
+    fn typed_doc() -> serde_json::Value {
+        serde_json::json!({
+            "format_version": 2, "name": "t", "version": null, "target": "y",
+            "inputs": [
+                {"name": "a", "kind": "number"},
+                {"name": "c", "kind": "category"},
+                {"name": "t", "kind": "text"}
+            ],
+            "transforms": {"blocks": [
+                {"inputs": ["a"], "steps": [
+                    {"kind": "standard_scaler", "mean": [1.0], "scale": [2.0]}]},
+                {"inputs": ["c"], "steps": [
+                    {"kind": "one_hot", "categories": [["x", "y"]], "drop": null, "handle_unknown": "ignore"}]},
+                {"inputs": ["t"], "steps": [
+                    {"kind": "count_vectorizer", "vocabulary": {"hi": 0, "yo": 1}, "lowercase": true,
+                     "ngram_range": [1, 1], "stop_words": null, "binary": false},
+                    {"kind": "tfidf", "idf": [1.0, 2.0], "sublinear_tf": false, "norm": null}]}
+            ], "then": []},
+            "feature_names": ["a", "c_x", "c_y", "t_hi", "t_yo"],
+            "estimator": {"kind": "logistic", "classes": ["n", "p"],
+                          "coef": [[1.0, 2.0, 3.0, 4.0, 5.0]], "intercept": [0.5], "multi_class": "binary"},
+            "provenance": {"kind": "trained", "data_source": "x", "trained_at": "t", "train_rows": 1, "holdout_rows": 0}
+        })
+    }
+
+    /// The document as an artifact whose version is the hash of what it holds.
+    fn typed_artifact(doc: serde_json::Value) -> schema::Artifact {
+        let mut artifact: schema::Artifact = serde_json::from_value(doc).unwrap();
+        artifact.version = Some(typed_content_hash(&artifact));
+        artifact
+    }
+
+    /// Loads the document as a model file is loaded: through its JSON, with a correct checksum.
+    fn load_typed(doc: serde_json::Value) -> Result<Model, ModelError> {
+        let text = serde_json::to_string(&typed_artifact(doc)).unwrap();
+        Model::from_json(&text, "t.json")
+    }
+
+    fn assert_refused(result: Result<Model, ModelError>, code: &str, mentions: &[&str]) {
+        let err = result.expect_err("a degenerate model must not load");
+        assert_eq!(err.code(), code, "{err}");
+        let message = err.to_string();
+        for m in mentions {
+            assert!(message.contains(m), "`{message}` should mention `{m}`");
+        }
+    }
+
+    fn with(changes: &[(&str, serde_json::Value)]) -> serde_json::Value {
+        let mut doc = typed_doc();
+        for (pointer, value) in changes {
+            *doc.pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{pointer}")) = value.clone();
+        }
+        doc
+    }
+
+    #[test]
+    fn the_typed_test_artifact_loads() {
+        let model = load_typed(typed_doc()).unwrap();
+        assert_eq!(model.features(), ["a", "c", "t"]);
+    }
+
+    #[test]
+    fn degenerate_typed_models_are_refused_with_their_own_codes() {
+        use serde_json::json;
+        let cases: Vec<(Vec<(&str, serde_json::Value)>, &str, &[&str])> = vec![
+            // Nothing to read: a constant for every record.
+            (
+                vec![
+                    ("/inputs", json!([])),
+                    ("/transforms/blocks", json!([])),
+                    ("/feature_names", json!([])),
+                    ("/estimator/coef", json!([[]])),
+                ],
+                "ModelZeroFeatures",
+                &["zero features"],
+            ),
+            (
+                vec![("/transforms/blocks/1/steps/0/categories", json!([[]]))],
+                "ModelZeroFeatures",
+                &["blocks[1]", "input `c` has no categories"],
+            ),
+            (
+                vec![("/transforms/blocks/2/steps/0/vocabulary", json!({}))],
+                "ModelZeroFeatures",
+                &["blocks[2]", "vocabulary is empty"],
+            ),
+            // A divisor of zero.
+            (
+                vec![("/transforms/blocks/0/steps/0/scale/0", json!(0.0))],
+                "ModelScaleZero",
+                &["blocks[0].steps[0] (standard_scaler)", "`scale[0]` is zero"],
+            ),
+            // One name, two places.
+            (
+                vec![("/inputs/1/name", json!("a"))],
+                "ModelDuplicateFeature",
+                &["`a`", "inputs[0] and inputs[1]"],
+            ),
+            (
+                vec![("/feature_names/2", json!("c_x"))],
+                "ModelDuplicateFeature",
+                &["`c_x`", "at 1 and 2"],
+            ),
+            (
+                vec![("/estimator/classes", json!(["p", "p"]))],
+                "ModelDuplicateLabel",
+                &["class p is listed twice"],
+            ),
+            (
+                vec![(
+                    "/transforms/blocks/1/steps/0/categories",
+                    json!([["x", "x"]]),
+                )],
+                "ModelDuplicateLabel",
+                &["blocks[1]", "category x twice"],
+            ),
+            // A classifier that can answer only one class, or none.
+            (
+                vec![("/estimator/classes", json!([]))],
+                "ModelTooFewClasses",
+                &["0 classes"],
+            ),
+            (
+                vec![("/estimator/classes", json!(["p"]))],
+                "ModelTooFewClasses",
+                &["1 classes"],
+            ),
+            // Indices that point nowhere, or twice to one column.
+            (
+                vec![(
+                    "/transforms/blocks/2/steps/0/vocabulary",
+                    json!({"hi": 0, "yo": 2}),
+                )],
+                "ModelIndexInvalid",
+                &["blocks[2]", "\"yo\" has index 2, outside 0..2"],
+            ),
+            (
+                vec![(
+                    "/transforms/blocks/2/steps/0/vocabulary",
+                    json!({"hi": 1, "yo": 1}),
+                )],
+                "ModelIndexInvalid",
+                &["\"hi\" and \"yo\" share index 1"],
+            ),
+            (
+                vec![("/transforms/blocks/1/steps/0/drop", json!([2]))],
+                "ModelIndexInvalid",
+                &["drop index 2 of input `c`"],
+            ),
+            // Shapes that disagree: coefficients, probabilities, idf.
+            (
+                vec![("/estimator/multi_class", json!("multinomial"))],
+                "ModelInconsistent",
+                &["2 classes need 2 coef rows, found 1"],
+            ),
+            (
+                vec![("/estimator/intercept", json!([0.5, 0.5]))],
+                "ModelInconsistent",
+                &["intercept has 2 entries, expected 1"],
+            ),
+            (
+                vec![("/estimator/coef", json!([[1.0, 2.0, 3.0, 4.0]]))],
+                "ModelInconsistent",
+                &["coef[0] has 4 coefficients, the features have 5"],
+            ),
+            (
+                vec![("/transforms/blocks/2/steps/1/idf", json!([1.0]))],
+                "ModelInconsistent",
+                &["idf has 1 values but the vectorizer has 2 columns"],
+            ),
+        ];
+        for (changes, code, mentions) in cases {
+            assert_refused(load_typed(with(&changes)), code, mentions);
+        }
+    }
+
+    #[test]
+    fn non_finite_numbers_in_a_typed_model_are_refused() {
+        use schema::{Estimator as E, Step};
+        // JSON cannot spell NaN or infinity: poke them into parsed artifacts, as a trainer could.
+        let mut cases: Vec<(schema::Artifact, &str)> = Vec::new();
+        let mut a = typed_artifact(typed_doc());
+        if let E::Logistic { coef, .. } = &mut a.estimator {
+            coef[0][3] = f64::NAN;
+        }
+        cases.push((a, "coef[0][3] is not finite"));
+        let mut a = typed_artifact(typed_doc());
+        if let E::Logistic { intercept, .. } = &mut a.estimator {
+            intercept[0] = f64::INFINITY;
+        }
+        cases.push((a, "intercept[0] is not finite"));
+        let mut a = typed_artifact(typed_doc());
+        if let Step::StandardScaler(s) = &mut a.transforms.blocks[0].steps[0] {
+            s.mean = Some(vec![f64::NEG_INFINITY]);
+        }
+        cases.push((
+            a,
+            "blocks[0].steps[0] (standard_scaler): `mean[0]` is not finite",
+        ));
+        let mut a = typed_artifact(typed_doc());
+        if let Step::Tfidf(t) = &mut a.transforms.blocks[2].steps[1] {
+            t.idf = Some(vec![1.0, f64::NAN]);
+        }
+        cases.push((a, "idf[1] = NaN"));
+        let mut a = typed_artifact(typed_doc());
+        a.estimator = E::Glm {
+            power: f64::NAN,
+            link: schema::GlmLink::Log,
+            coef: vec![1.0; 5],
+            intercept: 0.0,
+        };
+        cases.push((a, "power NaN is not finite"));
+        for (mut artifact, mentions) in cases {
+            artifact.version = Some(typed_content_hash(&artifact));
+            assert_refused(Model::typed(artifact, "t"), "ModelNonFinite", &[mentions]);
+        }
+        // In a file, a number beyond f64 is where an infinity would be.
+        let text = serde_json::to_string(&typed_artifact(typed_doc()))
+            .unwrap()
+            .replace("\"intercept\":[0.5]", "\"intercept\":[-1e400]");
+        assert_refused(
+            Model::from_json(&text, "t.json"),
+            "ModelNonFinite",
+            &["t.json", "line 1 column"],
+        );
+    }
+
+    #[test]
+    fn the_shipped_models_load() {
+        for (name, text) in [
+            ("model.json", EMBEDDED),
+            (
+                "classifier.json",
+                include_str!("../../model/classifier.json"),
+            ),
+            (
+                "categorical.json",
+                include_str!("../../model/categorical.json"),
+            ),
+            ("text.json", include_str!("../../model/text.json")),
+        ] {
+            Model::from_json(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
     }
 }

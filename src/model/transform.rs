@@ -126,8 +126,12 @@ impl RecordError {
 /// `at` is a JSON path such as `transforms.blocks[1].steps[0] (standard_scaler)`.
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
-    #[error("inputs: `{input}` is declared twice")]
-    DuplicateInput { input: String },
+    #[error("inputs: `{input}` is declared twice, at inputs[{first}] and inputs[{second}]")]
+    DuplicateInput {
+        input: String,
+        first: usize,
+        second: usize,
+    },
     #[error("inputs: `{input}` is not used by any block")]
     InputUnused { input: String },
     #[error("{at}: unknown input `{input}`")]
@@ -784,9 +788,11 @@ impl Program {
     ) -> Result<Program, TransformError> {
         let mut by_name: HashMap<&str, usize> = HashMap::new();
         for (i, input) in inputs.iter().enumerate() {
-            if by_name.insert(input.name.as_str(), i).is_some() {
+            if let Some(first) = by_name.insert(input.name.as_str(), i) {
                 return Err(TransformError::DuplicateInput {
                     input: input.name.clone(),
+                    first,
+                    second: i,
                 });
             }
         }
@@ -1628,7 +1634,7 @@ mod tests {
         expect_err(
             build(&[("a", "number"), ("a", "number")], one.clone(), 1),
             "duplicate_input",
-            &["`a`"],
+            &["`a`", "inputs[0] and inputs[1]"],
         );
         expect_err(
             build(&[("a", "number"), ("b", "number")], one.clone(), 1),
