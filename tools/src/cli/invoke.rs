@@ -24,7 +24,10 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<()> {
             config.model = ModelSource::File(path);
         }
         let text = super::read_event(&args.event)?;
-        let app = App::build(&config).await?;
+        // Logged with its stable code, as the Lambda logs an init failure.
+        let app = App::build(&config)
+            .await
+            .inspect_err(|e| tracing::error!(error_type = e.code(), "{e}"))?;
         tracing::info!(
             sink = app.sink().describe(),
             dead_letter = app.dead_letter().describe(),
