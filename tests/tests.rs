@@ -2,6 +2,7 @@
 
 mod aws;
 mod cli;
+mod dead_letter;
 mod degenerate_models;
 mod faults;
 mod golden;

@@ -16,6 +16,23 @@ pub const CHUNK: usize = 25;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// Every attribute an output item can write besides its key and TTL attributes (the fields of
+/// `OutputItem`), so that a key or TTL attribute of the same name can be refused at start-up.
+pub const ITEM_ATTRIBUTES: &[&str] = &[
+    "prediction",
+    "probabilities",
+    "imputed",
+    "model_name",
+    "model_version",
+    "source",
+    "sequence_number",
+    "record_key",
+    "partition_key",
+    "source_arn",
+    "event_time",
+    "processed_at",
+];
+
 /// Where and how predictions are written to a DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoDbSink {
@@ -270,5 +287,63 @@ where
         SinkError::permanent(error.code(), message)
     } else {
         SinkError::transient(error.code(), message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Label;
+    use crate::sink::ModelRef;
+
+    #[test]
+    fn item_attributes_name_every_field_an_item_writes() {
+        let classes = [Label::Str("no".into()), Label::Str("yes".into())];
+        let imputed = ["age".to_owned()];
+        let prediction = Prediction {
+            id: "49590338271490256608559692538361571095921575989136588898",
+            sequenced: true,
+            key: Some("patient-1"),
+            prediction: Predicted::Label(&classes[1]),
+            probabilities: Some(Probabilities {
+                classes: &classes,
+                values: &[0.25, 0.75],
+            }),
+            imputed: &imputed,
+            model: ModelRef {
+                name: "m",
+                version: "v",
+            },
+            source: Source::Kinesis,
+            partition_key: Some("p"),
+            source_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/s"),
+            event_time: Some(1.5),
+        };
+        let item = OutputItem {
+            key: BTreeMap::from([("pk", "patient-1")]),
+            prediction: prediction.prediction,
+            probabilities: prediction.probabilities,
+            imputed: prediction.imputed,
+            model_name: prediction.model.name,
+            model_version: prediction.model.version,
+            source: prediction.source,
+            sequence_number: prediction.id,
+            record_key: prediction.key,
+            partition_key: prediction.partition_key,
+            source_arn: prediction.source_arn,
+            event_time: prediction.event_time,
+            processed_at: "2026-01-01T00:00:00.000Z",
+            ttl: BTreeMap::from([("expires_at", 1)]),
+        };
+        let item: Item = serde_dynamo::to_item(&item).unwrap();
+        let mut written: Vec<&str> = item
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !["pk", "expires_at"].contains(k))
+            .collect();
+        written.sort_unstable();
+        let mut listed = ITEM_ATTRIBUTES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(written, listed);
     }
 }

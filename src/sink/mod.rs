@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::model::Label;
 use crate::source::Source;
 
-pub use dead_letter::{DeadLetter, PayloadEncoding, Rejection};
+pub use dead_letter::{DeadLetter, Kept, PayloadEncoding, Rejection};
 pub use dynamodb::DynamoDbSink;
 pub use retry::{Deadline, RetryPolicy};
 pub use sqs::SqsQueue;
@@ -30,8 +30,12 @@ pub struct Delivery {
 /// One prediction, as written to every sink (the stdout line and the SQS message body).
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction<'a> {
-    /// The record's sequence number.
+    /// The record's id in outputs: its sequence number, or `#index` when it has none.
     pub id: &'a str,
+    /// Whether the record has a sequence number (then `id` is the same on every delivery of the
+    /// record, and an SQS FIFO deduplication id can be derived from it).
+    #[serde(skip)]
+    pub sequenced: bool,
     /// The record's key (`ID_FIELD`), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<&'a str>,
@@ -100,12 +104,15 @@ pub enum Retry {
     Transient,
     /// The sink refused this record and always will: it is dead-lettered, not retried.
     Permanent,
+    /// The message is larger than the queue accepts: the same bytes never fit, a shorter message
+    /// may (the dead-letter path cuts it).
+    TooLarge,
 }
 
 /// Why a write did not happen: whether a retry could help, the service's error code when it gave
 /// one (`ThrottlingException`, `ValidationException`, …), and a sentence for the logs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}: {message}", match .retry { Retry::Transient => "transient sink failure", Retry::Permanent => "sink rejected the record" })]
+#[error("{}: {message}", match .retry { Retry::Transient => "transient sink failure", Retry::Permanent => "sink rejected the record", Retry::TooLarge => "message too large for the queue" })]
 pub struct SinkError {
     /// Whether retrying could help.
     pub retry: Retry,
@@ -130,6 +137,15 @@ impl SinkError {
         SinkError {
             retry: Retry::Permanent,
             code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// A message over the queue's size limit, refused before it was sent.
+    pub fn too_large(message: impl Into<String>) -> SinkError {
+        SinkError {
+            retry: Retry::TooLarge,
+            code: None,
             message: message.into(),
         }
     }
@@ -165,7 +181,9 @@ impl Sink {
             Sink::Stdout(sink) => sink.write(predictions),
             Sink::DynamoDb(sink) => sink.write(predictions, deadline).await,
             Sink::Sqs(queue) => {
-                let messages: Vec<sqs::Message> = predictions.iter().map(message).collect();
+                let nonce = fastrand::u128(..);
+                let messages: Vec<sqs::Message> =
+                    predictions.iter().map(|p| message(p, nonce)).collect();
                 queue.send(&messages, deadline).await
             }
         }
@@ -181,15 +199,23 @@ impl Sink {
 }
 
 /// A prediction as an SQS message: grouped by partition key, deduplicated by source and sequence
-/// number (both used only on FIFO queues).
-fn message(prediction: &Prediction<'_>) -> sqs::Message {
+/// number (both used only on FIFO queues). A record without a sequence number is deduplicated by
+/// its body and the invocation's `nonce` instead, so a later invocation is never dropped as a
+/// duplicate of it.
+fn message(prediction: &Prediction<'_>, nonce: u128) -> sqs::Message {
     let group = prediction
         .partition_key
         .or(prediction.key)
         .unwrap_or(prediction.id);
+    let body = serde_json::to_string(prediction).expect("a prediction always serializes");
+    let dedup = if prediction.sequenced {
+        sqs::fifo_id(&format!("{}-{}", prediction.source.as_str(), prediction.id))
+    } else {
+        sqs::unsequenced_dedup_id(prediction.source, &[prediction.id, &body], nonce)
+    };
     sqs::Message {
-        body: serde_json::to_string(prediction).expect("a prediction always serializes"),
+        body: sqs::sqs_safe(body),
         group: sqs::fifo_id(group),
-        dedup: sqs::fifo_id(&format!("{}-{}", prediction.source.as_str(), prediction.id)),
+        dedup,
     }
 }
