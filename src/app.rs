@@ -6,6 +6,7 @@ use crate::config::{Config, ConfigError, SinkConfig};
 use crate::features::FeatureSpec;
 use crate::model::{Model, ModelError};
 use crate::sink::{DeadLetter, DynamoDbSink, JsonLinesSink, Sink, SqsQueue};
+use crate::source::DecodeLimits;
 
 /// Everything an invocation needs. Built by [`App::build`] (or [`App::new`] around a model
 /// already loaded); the parts are read-only afterwards.
@@ -16,6 +17,7 @@ pub struct App {
     sink: Sink,
     dead_letter: DeadLetter,
     deadline_margin: Duration,
+    decode_limits: DecodeLimits,
 }
 
 /// Why the function could not start.
@@ -62,35 +64,7 @@ impl App {
         };
         let model =
             crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
-        Ok(App::new(config, model, aws.as_ref())?
-            .read_queue_limits()
-            .await)
-    }
-
-    /// Reads each SQS queue's `MaximumMessageSize` (GetQueueAttributes), so that every message
-    /// is cut to fit it. A queue whose limit cannot be read (no `sqs:GetQueueAttributes`
-    /// permission, say) keeps the assumed default, and a WARN line says so.
-    pub async fn read_queue_limits(mut self) -> App {
-        let queues = [
-            match &mut self.sink {
-                Sink::Sqs(queue) => Some(queue),
-                _ => None,
-            },
-            match &mut self.dead_letter {
-                DeadLetter::Sqs(queue) => Some(queue),
-                DeadLetter::Log => None,
-            },
-        ];
-        for queue in queues.into_iter().flatten() {
-            if let Err(error) = queue.read_max_message().await {
-                tracing::warn!(
-                    queue = queue.url(),
-                    assumed_bytes = queue.max_message(),
-                    "cannot read the queue's MaximumMessageSize, so messages are cut to the assumed limit: {error}"
-                );
-            }
-        }
-        self
+        App::new(config, model, aws.as_ref())
     }
 
     /// Builds the sinks around an already loaded model. `aws` is needed when the config names an
@@ -144,6 +118,9 @@ impl App {
             sink,
             dead_letter,
             deadline_margin: config.deadline_margin,
+            decode_limits: DecodeLimits {
+                max_decompressed_bytes: config.max_decompressed_bytes,
+            },
         })
     }
 
@@ -158,6 +135,11 @@ impl App {
             dead_letter,
             ..self
         }
+    }
+
+    /// The limits that apply while records are decoded (`MAX_DECOMPRESSED_BYTES`).
+    pub fn decode_limits(&self) -> DecodeLimits {
+        self.decode_limits
     }
 
     /// Where a record's features and key are found.

@@ -5,7 +5,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::model::{BadModelUri, ModelSource};
-use crate::sink::dynamodb::ITEM_ATTRIBUTES;
 use crate::sink::{Delivery, RetryPolicy};
 
 /// Where predictions are written (`SINK` and its settings).
@@ -47,6 +46,8 @@ pub struct Config {
     pub delivery: Delivery,
     /// `DEADLINE_MARGIN_MS`: retries stop this long before Lambda's deadline.
     pub deadline_margin: Duration,
+    /// `MAX_DECOMPRESSED_BYTES`: the most a gzip or zlib payload may expand to, per record.
+    pub max_decompressed_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,15 +71,6 @@ pub enum ConfigError {
     },
     #[error("{var} must not be empty when set")]
     Empty { var: &'static str },
-    #[error(
-        "{var}={value:?} collides with {other}, which every output item also writes; choose another name"
-    )]
-    Collision {
-        var: &'static str,
-        value: String,
-        /// What else writes the attribute: an item attribute, or another variable.
-        other: String,
-    },
     #[error(transparent)]
     ModelUri(#[from] BadModelUri),
 }
@@ -124,14 +116,6 @@ impl Config {
                 });
             }
         };
-        if let SinkConfig::DynamoDb {
-            key_attribute,
-            ttl_days,
-            ..
-        } = &sink
-        {
-            check_item_attributes(key_attribute, ttl_days.as_ref().map(|(a, _)| a.as_str()))?;
-        }
         let defaults = RetryPolicy::default();
         let millis = |var, default: Duration, max| {
             env.number::<u64>(var, 0, max, "milliseconds")
@@ -160,6 +144,14 @@ impl Config {
                 retry,
             },
             deadline_margin: millis("DEADLINE_MARGIN_MS", Duration::from_millis(1000), 60_000)?,
+            max_decompressed_bytes: env
+                .number(
+                    "MAX_DECOMPRESSED_BYTES",
+                    1,
+                    1 << 30,
+                    "a number of bytes from 1 to 1073741824",
+                )?
+                .unwrap_or(crate::source::DEFAULT_MAX_DECOMPRESSED_BYTES),
         })
     }
 
@@ -169,31 +161,6 @@ impl Config {
             || self.dead_letter_queue_url.is_some()
             || matches!(self.model, ModelSource::S3 { .. })
     }
-}
-
-/// Refuses a key or TTL attribute that an output item also writes: the later field would
-/// silently overwrite the earlier one.
-fn check_item_attributes(key: &str, ttl: Option<&str>) -> Result<(), ConfigError> {
-    let taken = |var: &'static str, name: &str| match ITEM_ATTRIBUTES.contains(&name) {
-        true => Err(ConfigError::Collision {
-            var,
-            value: name.to_owned(),
-            other: format!("the item attribute {name:?}"),
-        }),
-        false => Ok(()),
-    };
-    taken("OUTPUT_KEY_ATTRIBUTE", key)?;
-    if let Some(ttl) = ttl {
-        taken("OUTPUT_TTL_ATTRIBUTE", ttl)?;
-        if ttl == key {
-            return Err(ConfigError::Collision {
-                var: "OUTPUT_TTL_ATTRIBUTE",
-                value: ttl.to_owned(),
-                other: format!("OUTPUT_KEY_ATTRIBUTE={key:?}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -263,7 +230,20 @@ mod tests {
         assert_eq!(c.delivery.concurrency, 8);
         assert_eq!(c.delivery.retry, RetryPolicy::default());
         assert_eq!(c.deadline_margin, Duration::from_secs(1));
+        assert_eq!(c.max_decompressed_bytes, 1 << 20);
         assert!(!c.needs_aws());
+    }
+
+    #[test]
+    fn max_decompressed_bytes_is_a_positive_byte_count() {
+        let c = config(&[("MAX_DECOMPRESSED_BYTES", "4096")]).unwrap();
+        assert_eq!(c.max_decompressed_bytes, 4096);
+        let err = config(&[("MAX_DECOMPRESSED_BYTES", "0")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MAX_DECOMPRESSED_BYTES=\"0\" is not valid: expected a number of bytes from 1 to 1073741824"
+        );
+        assert!(config(&[("MAX_DECOMPRESSED_BYTES", "1MiB")]).is_err());
     }
 
     #[test]
@@ -333,41 +313,6 @@ mod tests {
         assert_eq!(c.delivery.retry.max_attempts, 3);
         assert_eq!(c.delivery.retry.base_delay, Duration::from_millis(5));
         assert_eq!(c.deadline_margin, Duration::from_millis(250));
-    }
-
-    #[test]
-    fn a_key_or_ttl_attribute_that_the_item_also_writes_is_refused() {
-        let dynamodb = |extra: &[(&'static str, &'static str)]| {
-            let mut vars = vec![("SINK", "dynamodb"), ("OUTPUT_TABLE", "t")];
-            vars.extend_from_slice(extra);
-            config(&vars)
-        };
-        for name in ITEM_ATTRIBUTES {
-            let err = dynamodb(&[("OUTPUT_KEY_ATTRIBUTE", name)]).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "OUTPUT_KEY_ATTRIBUTE={name:?} collides with the item attribute {name:?}, which every output item also writes; choose another name"
-                )
-            );
-            let err =
-                dynamodb(&[("OUTPUT_TTL_DAYS", "1"), ("OUTPUT_TTL_ATTRIBUTE", name)]).unwrap_err();
-            assert!(
-                err.to_string().starts_with(&format!(
-                    "OUTPUT_TTL_ATTRIBUTE={name:?} collides with the item attribute {name:?}"
-                )),
-                "{err}"
-            );
-        }
-        let err =
-            dynamodb(&[("OUTPUT_TTL_DAYS", "1"), ("OUTPUT_TTL_ATTRIBUTE", "pk")]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "OUTPUT_TTL_ATTRIBUTE=\"pk\" collides with OUTPUT_KEY_ATTRIBUTE=\"pk\", which every output item also writes; choose another name"
-        );
-        // The TTL attribute only counts when a TTL is wanted; other names are fine.
-        assert!(dynamodb(&[("OUTPUT_TTL_ATTRIBUTE", "pk")]).is_ok());
-        assert!(dynamodb(&[("OUTPUT_KEY_ATTRIBUTE", "prediction_id")]).is_ok());
     }
 
     #[test]

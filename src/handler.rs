@@ -13,7 +13,7 @@ use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
 use crate::pipeline::{self, Scored, Verdict};
 use crate::reason::Reason;
 use crate::sink::{
-    Deadline, Kept, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
+    Deadline, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
 };
 use crate::source::{self, EventError, Meta, Payload, Source};
 
@@ -68,7 +68,6 @@ pub async fn handle_lambda(
         rejected = summary.rejected,
         skipped = summary.skipped,
         failed = summary.failed,
-        dropped = summary.dropped,
         "batch done"
     );
     Ok(handled.response)
@@ -77,7 +76,7 @@ pub async fn handle_lambda(
 /// Runs one event through decode, prediction, the sink and the dead-letter path. Retries stop
 /// at `deadline`; whatever is not written by then is reported, not dropped.
 pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handled, HandlerError> {
-    let batch = source::decode_event(event)?;
+    let batch = source::decode_event_with(event, app.decode_limits())?;
     let scored = pipeline::score(batch, app.spec(), app.model());
     let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
     let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline).await;
@@ -147,7 +146,6 @@ async fn write(
         written.push(index);
         predictions.push(Prediction {
             id: ledger.id(index),
-            sequenced: record.meta.sequence_number.is_some(),
             key: key.as_deref(),
             prediction,
             probabilities,
@@ -174,8 +172,7 @@ async fn write(
     rejected
 }
 
-/// Dead-letters the rejected records; one that cannot be dead-lettered is reported as failed,
-/// unless it is too large for any dead-letter message: then it is dropped (logged, not retried).
+/// Dead-letters the rejected records; one that cannot be dead-lettered is reported as failed.
 async fn dead_letter(
     app: &App,
     source: Source,
@@ -200,8 +197,7 @@ async fn dead_letter(
     drop(rejections);
     for ((index, reason, _), result) in rejected.into_iter().zip(sent) {
         let outcome = match result {
-            Ok(Kept::DeadLettered) => Outcome::DeadLettered,
-            Ok(Kept::Dropped) => Outcome::Dropped,
+            Ok(()) => Outcome::DeadLettered,
             Err(_) => Outcome::Failed,
         };
         ledger.set(index, outcome, Some(reason));
@@ -215,8 +211,9 @@ fn rejection<'a>(
     reason: Reason,
     message: String,
 ) -> Rejection<'a> {
-    let (payload, payload_encoding) = match meta.payload {
+    let (payload, payload_encoding) = match &meta.payload {
         Some(Payload::KinesisData(data)) => {
+            let data: &str = data;
             match base64::engine::general_purpose::STANDARD.decode(data) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => (Some(text), Some(PayloadEncoding::Utf8)),
@@ -226,11 +223,18 @@ fn rejection<'a>(
             }
         }
         Some(Payload::Image(image)) => {
-            (Some(image.to_owned()), Some(PayloadEncoding::DynamodbJson))
+            (Some((*image).to_owned()), Some(PayloadEncoding::DynamodbJson))
         }
         Some(Payload::Record(record)) => {
-            (Some(record.to_owned()), Some(PayloadEncoding::RecordJson))
+            (Some((*record).to_owned()), Some(PayloadEncoding::RecordJson))
         }
+        Some(Payload::UserRecord(bytes)) => match std::str::from_utf8(bytes) {
+            Ok(text) => (Some(text.to_owned()), Some(PayloadEncoding::Utf8)),
+            Err(_) => (
+                Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                Some(PayloadEncoding::Base64),
+            ),
+        },
         None => (None, None),
     };
     Rejection {

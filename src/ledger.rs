@@ -27,9 +27,6 @@ pub enum Outcome {
     Skipped,
     /// Not written and not dead-lettered: reported in `batchItemFailures` for Lambda to retry.
     Failed,
-    /// Rejected, but too large for the dead-letter queue even when cut: logged at ERROR with its
-    /// sequence number and reason, and not reported (no retry could ever succeed).
-    Dropped,
 }
 
 /// One record's line in the ledger.
@@ -58,8 +55,6 @@ pub struct Summary {
     pub skipped: usize,
     /// Reported in `batchItemFailures`.
     pub failed: usize,
-    /// Rejected and too large to dead-letter: logged only.
-    pub dropped: usize,
 }
 
 /// The response for either source; both serialize as `{"batchItemFailures":[…]}`.
@@ -137,7 +132,6 @@ impl Handled {
                 Outcome::DeadLettered => summary.rejected += 1,
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::Failed => summary.failed += 1,
-                Outcome::Dropped => summary.dropped += 1,
             }
         }
         summary
@@ -202,7 +196,8 @@ impl Ledger {
         *slot = Some((outcome, reason));
     }
 
-    /// The summary and the response: every failed record is reported by its sequence number.
+    /// The summary and the response: every failed record is reported by its sequence number (a
+    /// KPL user record by its aggregate's, once per aggregate).
     pub(crate) fn finish(self) -> Result<Handled, Unreportable> {
         let mut entries = Vec::with_capacity(self.ids.len());
         let mut failed = Vec::new();
@@ -217,6 +212,9 @@ impl Ledger {
             let (outcome, reason) = outcome.unwrap_or((Outcome::Failed, None));
             if outcome == Outcome::Failed {
                 match sequence_number {
+                    // The user records of a KPL aggregate share their aggregate's sequence number
+                    // and sit next to each other: Lambda is told about the aggregate once.
+                    Some(seq) if failed.last() == Some(&seq) => {}
                     Some(seq) => failed.push(seq),
                     None => unreportable += 1,
                 }
@@ -271,6 +269,33 @@ mod tests {
             ),
             (3, 1, 1, 1)
         );
+    }
+
+    #[test]
+    fn failed_user_records_report_their_aggregate_once() {
+        let user = |seq: &'static str, sub: u64| Meta {
+            sequence_number: Some(Cow::Borrowed(seq)),
+            sub_sequence_number: Some(sub),
+            ..Meta::default()
+        };
+        let records = [
+            user("7", 0),
+            user("7", 1),
+            user("7", 2),
+            user("8", 0),
+            meta(Some("9")),
+        ];
+        let mut ledger = Ledger::new(Source::Kinesis, &records);
+        ledger.set(0, Outcome::Failed, None);
+        ledger.set(1, Outcome::Written, None);
+        ledger.set(2, Outcome::Failed, None);
+        ledger.set(3, Outcome::Failed, None);
+        ledger.set(4, Outcome::Failed, None);
+        let handled = ledger.finish().unwrap();
+        assert_eq!(handled.response.failures(), vec!["7", "8", "9"]);
+        let ids: Vec<&str> = handled.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["7:0", "7:1", "7:2", "8:0", "9"]);
+        assert_eq!(handled.summary().failed, 4);
     }
 
     #[test]

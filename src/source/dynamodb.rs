@@ -21,6 +21,21 @@ pub(super) struct StreamRecord<'a> {
     approximate_creation_date_time: Option<f64>,
 }
 
+/// The fields of [`StreamRecord`], to name a duplicated one by its object.
+pub(super) const FIELDS: &[&str] = &[
+    "SequenceNumber",
+    "Keys",
+    "NewImage",
+    "ApproximateCreationDateTime",
+];
+
+impl<'a> StreamRecord<'a> {
+    /// The record's `SequenceNumber`, when it has one.
+    pub(super) fn sequence_number(self) -> Option<Cow<'a, str>> {
+        text(self.sequence_number)
+    }
+}
+
 /// Decodes one DynamoDB Streams record: INSERT and MODIFY carry a `NewImage` to predict on,
 /// REMOVE is skipped.
 pub(super) fn decode<'a>(

@@ -3,9 +3,14 @@
 //! The typed `aws_lambda_events` structs reject a whole event when one field of one record is
 //! malformed. Here the event is split into raw records first, and each record's envelope is read
 //! on its own, so a broken record becomes a [`DecodeError`] for that record alone.
+//!
+//! A Kinesis record's data may be a KPL aggregate (`kpl.rs`), which becomes one record per user
+//! record, and a payload may be compressed or start with a byte-order mark (`payload.rs`).
 
 pub mod dynamodb;
 pub mod kinesis;
+mod kpl;
+mod payload;
 
 use std::borrow::Cow;
 
@@ -13,6 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::reason::Reason;
+
+// For the `not_json` message built in `features` (`describe(bytes)` says "binary data", "looks
+// like gzip", ...); allowed unused until that caller is wired.
+#[allow(unused_imports)]
+pub(crate) use payload::describe;
+pub use payload::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeLimits};
 
 /// The event source a batch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +62,11 @@ impl Source {
 /// response. Borrowed from the event, which outlives the invocation's work.
 #[derive(Debug, Clone, Default)]
 pub struct Meta<'a> {
-    /// Kinesis `sequenceNumber` or DynamoDB `SequenceNumber`: the id Lambda checkpoints on.
+    /// Kinesis `sequenceNumber` or DynamoDB `SequenceNumber`: the id Lambda checkpoints on. For
+    /// a user record of a KPL aggregate, the aggregate's: Lambda checkpoints whole records only.
     pub sequence_number: Option<Cow<'a, str>>,
+    /// A KPL user record's position in its aggregate; `None` for a record that was not aggregated.
+    pub sub_sequence_number: Option<u64>,
     /// Kinesis `partitionKey`; for DynamoDB, the item's `Keys` as compact JSON.
     pub partition_key: Option<Cow<'a, str>>,
     pub source_arn: Option<Cow<'a, str>>,
@@ -62,8 +76,8 @@ pub struct Meta<'a> {
     pub payload: Option<Payload<'a>>,
 }
 
-/// A record's payload as it arrived, borrowed from the event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A record's payload as it arrived, borrowed from the event (owned for a KPL user record).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload<'a> {
     /// Kinesis `data`: base64 text (or, when it is not even a string, its raw JSON).
     KinesisData(&'a str),
@@ -71,14 +85,18 @@ pub enum Payload<'a> {
     Image(&'a str),
     /// The whole record, when its envelope could not be read.
     Record(&'a str),
+    /// A KPL user record's data, as it was packed in the aggregate.
+    UserRecord(Vec<u8>),
 }
 
 impl Meta<'_> {
-    /// The record's id in outputs: its sequence number, or `#index` when the envelope had none.
+    /// The record's id in outputs: its sequence number, `<sequence number>:<sub-sequence
+    /// number>` for a KPL user record, or `#index` when the envelope had no sequence number.
     pub fn id(&self, index: usize) -> Cow<'_, str> {
-        match &self.sequence_number {
-            Some(seq) => Cow::Borrowed(seq.as_ref()),
-            None => Cow::Owned(format!("#{index}")),
+        match (&self.sequence_number, self.sub_sequence_number) {
+            (Some(seq), None) => Cow::Borrowed(seq.as_ref()),
+            (Some(seq), Some(sub)) => Cow::Owned(format!("{seq}:{sub}")),
+            (None, _) => Cow::Owned(format!("#{index}")),
         }
     }
 }
@@ -86,7 +104,8 @@ impl Meta<'_> {
 /// The part of a record that carries its features, not yet interpreted.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// Kinesis `data`, base64-decoded: expected to be a JSON object.
+    /// Kinesis `data`, base64-decoded (and decompressed, without a byte-order mark): expected to
+    /// be a JSON object.
     Json(Vec<u8>),
     /// A DynamoDB `NewImage`: a map of DynamoDB attribute values.
     Image(&'a RawValue),
@@ -275,7 +294,14 @@ struct Event<'a> {
 
 /// Splits a Lambda event into records and decodes each envelope. Fails only when the event is not
 /// a stream event at all; every per-record problem becomes that record's [`Input::Invalid`].
+/// Uses the default [`DecodeLimits`].
 pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
+    decode_event_with(event, DecodeLimits::default())
+}
+
+/// [`decode_event`] with the function's limits. A KPL aggregate becomes one record per user
+/// record, in order, so the batch may hold more records than the event.
+pub fn decode_event_with(event: &str, limits: DecodeLimits) -> Result<Batch<'_>, EventError> {
     let raw: Event<'_> = serde_json::from_str(event).map_err(|e| EventError::NotStreamEvent {
         detail: e.to_string(),
     })?;
@@ -285,14 +311,13 @@ pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
         .map(|record| serde_json::from_str(record.get()))
         .collect();
     let source = batch_source(&envelopes, &raw.records)?;
-    let records = envelopes
-        .into_iter()
-        .zip(&raw.records)
-        .map(|(envelope, raw)| match envelope {
-            Ok(envelope) => decode_record(source, envelope),
-            Err(e) => salvage(source, raw, e),
-        })
-        .collect();
+    let mut records = Vec::with_capacity(raw.records.len());
+    for (envelope, raw) in envelopes.into_iter().zip(&raw.records) {
+        match envelope {
+            Ok(envelope) => decode_record(source, envelope, raw, limits, &mut records),
+            Err(e) => records.push(salvage(source, raw, e)),
+        }
+    }
     Ok(Batch { source, records })
 }
 
@@ -333,8 +358,15 @@ fn batch_source(
     Err(EventError::UnknownSource { found })
 }
 
-fn decode_record<'a>(source: Source, envelope: Envelope<'a>) -> Record<'a> {
-    let meta = Meta {
+/// Decodes one record's envelope into `out`: one record, or a KPL aggregate's user records.
+fn decode_record<'a>(
+    source: Source,
+    envelope: Envelope<'a>,
+    raw: &'a RawValue,
+    limits: DecodeLimits,
+    out: &mut Vec<Record<'a>>,
+) {
+    let mut meta = Meta {
         source_arn: text(envelope.event_source_arn),
         ..Meta::default()
     };
@@ -343,22 +375,47 @@ fn decode_record<'a>(source: Source, envelope: Envelope<'a>) -> Record<'a> {
         .as_ref()
         .map_or("no eventSource", |t| t.0.as_ref());
     if found != source.event_source() {
+        // The record still names itself by its own sequence number, whichever source it is from.
         let detail = format!("record from {found} in a {} batch", source.event_source());
-        return invalid(meta, DecodeError::BadEnvelope { detail });
+        meta.sequence_number = match (envelope.kinesis, envelope.dynamodb) {
+            (Some(kinesis), _) => kinesis.sequence_number(),
+            (None, Some(dynamodb)) => dynamodb.sequence_number(),
+            (None, None) => None,
+        };
+        meta.payload = Some(Payload::Record(raw.get()));
+        out.push(invalid(meta, DecodeError::BadEnvelope { detail }));
+        return;
     }
     match source {
-        Source::Kinesis => kinesis::decode(meta, envelope.kinesis),
-        Source::Dynamodb => dynamodb::decode(meta, text(envelope.event_name), envelope.dynamodb),
+        Source::Kinesis => kinesis::decode(meta, envelope.kinesis, limits, out),
+        Source::Dynamodb => out.push(dynamodb::decode(
+            meta,
+            text(envelope.event_name),
+            envelope.dynamodb,
+        )),
     }
 }
 
 /// A record whose envelope did not parse: keep what identity can still be read from it.
 fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> Record<'a> {
+    // `serde_json::Value` keeps the last of duplicated keys; the error has already said so.
     let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
     let (object, pointer) = match source {
         Source::Kinesis => ("kinesis", "/kinesis/sequenceNumber"),
         Source::Dynamodb => ("dynamodb", "/dynamodb/SequenceNumber"),
     };
+    let sequence_number = value
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .map(|s| Cow::Owned(s.to_owned()));
+    let meta = Meta {
+        sequence_number,
+        payload: Some(Payload::Record(raw.get())),
+        ..Meta::default()
+    };
+    if let Some(field) = duplicate_field(&error) {
+        return invalid(meta, DecodeError::DuplicateField { field });
+    }
     // Name the source-specific object when it is the part that failed.
     let detail = match value.get(object) {
         Some(part) if !part.is_null() => {
@@ -371,16 +428,26 @@ fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> R
         }
         _ => error.to_string(),
     };
-    let sequence_number = value
-        .pointer(pointer)
-        .and_then(|v| v.as_str())
-        .map(|s| Cow::Owned(s.to_owned()));
-    let meta = Meta {
-        sequence_number,
-        payload: Some(Payload::Record(raw.get())),
-        ..Meta::default()
-    };
     invalid(meta, DecodeError::BadEnvelope { detail })
+}
+
+/// The envelope field that serde found twice, with its object's name when it is inside one
+/// (`kinesis.sequenceNumber`). Duplicates are rejected, never merged: which copy a reader would
+/// keep differs between JSON libraries, so neither is trusted.
+fn duplicate_field(error: &serde_json::Error) -> Option<String> {
+    let message = error.to_string();
+    let field = message
+        .strip_prefix("duplicate field `")?
+        .split_once('`')?
+        .0;
+    let object = if kinesis::FIELDS.contains(&field) {
+        "kinesis."
+    } else if dynamodb::FIELDS.contains(&field) {
+        "dynamodb."
+    } else {
+        ""
+    };
+    Some(format!("{object}{field}"))
 }
 
 fn invalid(meta: Meta<'_>, error: DecodeError) -> Record<'_> {
@@ -433,6 +500,73 @@ mod tests {
                 );
             }
             other => panic!("expected invalid, got {other:?}"),
+        }
+        // It keeps its own sequence number, not `#1`, and its whole record for the dead letter.
+        assert_eq!(batch.records[1].meta.id(1), "2");
+        assert!(matches!(
+            batch.records[1].meta.payload,
+            Some(Payload::Record(r)) if r.contains("aws:dynamodb")
+        ));
+    }
+
+    #[test]
+    fn a_kinesis_record_in_a_dynamodb_batch_keeps_its_sequence_number() {
+        let event = r#"{"Records":[
+            {"eventSource":"aws:dynamodb","eventName":"REMOVE","dynamodb":{"SequenceNumber":"1"}},
+            {"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"49","data":"e30="}},
+            {"eventSource":"aws:sqs","messageId":"m"}]}"#;
+        let batch = decode_event(event).unwrap();
+        assert_eq!(batch.source, Source::Dynamodb);
+        assert_eq!(batch.records[1].meta.id(1), "49");
+        assert_eq!(batch.records[2].meta.id(2), "#2");
+        assert!(matches!(
+            batch.records[2].input,
+            Input::Invalid(DecodeError::BadEnvelope { .. })
+        ));
+    }
+
+    #[test]
+    fn a_duplicated_envelope_field_is_rejected_by_name() {
+        let cases = [
+            (
+                r#"{"eventSource":"aws:kinesis","eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"1","data":"e30="}}"#,
+                "eventSource",
+            ),
+            (
+                r#"{"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"2","data":"e30=","data":"eyJ9"}}"#,
+                "kinesis.data",
+            ),
+            (
+                r#"{"eventSource":"aws:kinesis","kinesis":{"sequenceNumber":"3","data":"e30="},"kinesis":{"sequenceNumber":"3","data":"e30="}}"#,
+                "kinesis",
+            ),
+        ];
+        let records: Vec<&str> = cases.iter().map(|(r, _)| *r).collect();
+        let event = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        let batch = decode_event(&event).unwrap();
+        for ((_, field), record) in cases.iter().zip(&batch.records) {
+            match &record.input {
+                Input::Invalid(e @ DecodeError::DuplicateField { field: found }) => {
+                    assert_eq!(found, field);
+                    assert_eq!(e.code(), "duplicate_field");
+                }
+                other => panic!("expected duplicate_field for {field}, got {other:?}"),
+            }
+        }
+        let sequence_numbers: Vec<_> = batch
+            .records
+            .iter()
+            .map(|r| r.meta.sequence_number.as_deref())
+            .collect();
+        assert_eq!(sequence_numbers, [Some("1"), Some("2"), Some("3")]);
+
+        let event = r#"{"Records":[{"eventSource":"aws:dynamodb","eventName":"INSERT",
+            "dynamodb":{"SequenceNumber":"4","NewImage":{},"NewImage":{}}}]}"#;
+        match &decode_event(event).unwrap().records[0].input {
+            Input::Invalid(DecodeError::DuplicateField { field }) => {
+                assert_eq!(field, "dynamodb.NewImage")
+            }
+            other => panic!("expected duplicate_field, got {other:?}"),
         }
     }
 
