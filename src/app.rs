@@ -64,7 +64,35 @@ impl App {
         };
         let model =
             crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
-        App::new(config, model, aws.as_ref())
+        Ok(App::new(config, model, aws.as_ref())?
+            .read_queue_limits()
+            .await)
+    }
+
+    /// Reads each SQS queue's `MaximumMessageSize` (GetQueueAttributes), so that every message
+    /// is cut to fit it. A queue whose limit cannot be read (no `sqs:GetQueueAttributes`
+    /// permission, say) keeps the assumed default, and a WARN line says so.
+    pub async fn read_queue_limits(mut self) -> App {
+        let queues = [
+            match &mut self.sink {
+                Sink::Sqs(queue) => Some(queue),
+                _ => None,
+            },
+            match &mut self.dead_letter {
+                DeadLetter::Sqs(queue) => Some(queue),
+                DeadLetter::Log => None,
+            },
+        ];
+        for queue in queues.into_iter().flatten() {
+            if let Err(error) = queue.read_max_message().await {
+                tracing::warn!(
+                    queue = queue.url(),
+                    assumed_bytes = queue.max_message(),
+                    "cannot read the queue's MaximumMessageSize, so messages are cut to the assumed limit: {error}"
+                );
+            }
+        }
+        self
     }
 
     /// Builds the sinks around an already loaded model. `aws` is needed when the config names an

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::model::{BadModelUri, ModelSource};
+use crate::sink::dynamodb::ITEM_ATTRIBUTES;
 use crate::sink::{Delivery, RetryPolicy};
 
 /// Where predictions are written (`SINK` and its settings).
@@ -71,6 +72,15 @@ pub enum ConfigError {
     },
     #[error("{var} must not be empty when set")]
     Empty { var: &'static str },
+    #[error(
+        "{var}={value:?} collides with {other}, which every output item also writes; choose another name"
+    )]
+    Collision {
+        var: &'static str,
+        value: String,
+        /// What else writes the attribute: an item attribute, or another variable.
+        other: String,
+    },
     #[error(transparent)]
     ModelUri(#[from] BadModelUri),
 }
@@ -116,6 +126,14 @@ impl Config {
                 });
             }
         };
+        if let SinkConfig::DynamoDb {
+            key_attribute,
+            ttl_days,
+            ..
+        } = &sink
+        {
+            check_item_attributes(key_attribute, ttl_days.as_ref().map(|(a, _)| a.as_str()))?;
+        }
         let defaults = RetryPolicy::default();
         let millis = |var, default: Duration, max| {
             env.number::<u64>(var, 0, max, "milliseconds")
@@ -161,6 +179,31 @@ impl Config {
             || self.dead_letter_queue_url.is_some()
             || matches!(self.model, ModelSource::S3 { .. })
     }
+}
+
+/// Refuses a key or TTL attribute that an output item also writes: the later field would
+/// silently overwrite the earlier one.
+fn check_item_attributes(key: &str, ttl: Option<&str>) -> Result<(), ConfigError> {
+    let taken = |var: &'static str, name: &str| match ITEM_ATTRIBUTES.contains(&name) {
+        true => Err(ConfigError::Collision {
+            var,
+            value: name.to_owned(),
+            other: format!("the item attribute {name:?}"),
+        }),
+        false => Ok(()),
+    };
+    taken("OUTPUT_KEY_ATTRIBUTE", key)?;
+    if let Some(ttl) = ttl {
+        taken("OUTPUT_TTL_ATTRIBUTE", ttl)?;
+        if ttl == key {
+            return Err(ConfigError::Collision {
+                var: "OUTPUT_TTL_ATTRIBUTE",
+                value: ttl.to_owned(),
+                other: format!("OUTPUT_KEY_ATTRIBUTE={key:?}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -313,6 +356,41 @@ mod tests {
         assert_eq!(c.delivery.retry.max_attempts, 3);
         assert_eq!(c.delivery.retry.base_delay, Duration::from_millis(5));
         assert_eq!(c.deadline_margin, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_key_or_ttl_attribute_that_the_item_also_writes_is_refused() {
+        let dynamodb = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![("SINK", "dynamodb"), ("OUTPUT_TABLE", "t")];
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        for name in ITEM_ATTRIBUTES {
+            let err = dynamodb(&[("OUTPUT_KEY_ATTRIBUTE", name)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "OUTPUT_KEY_ATTRIBUTE={name:?} collides with the item attribute {name:?}, which every output item also writes; choose another name"
+                )
+            );
+            let err =
+                dynamodb(&[("OUTPUT_TTL_DAYS", "1"), ("OUTPUT_TTL_ATTRIBUTE", name)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "OUTPUT_TTL_ATTRIBUTE={name:?} collides with the item attribute {name:?}"
+                )),
+                "{err}"
+            );
+        }
+        let err =
+            dynamodb(&[("OUTPUT_TTL_DAYS", "1"), ("OUTPUT_TTL_ATTRIBUTE", "pk")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OUTPUT_TTL_ATTRIBUTE=\"pk\" collides with OUTPUT_KEY_ATTRIBUTE=\"pk\", which every output item also writes; choose another name"
+        );
+        // The TTL attribute only counts when a TTL is wanted; other names are fine.
+        assert!(dynamodb(&[("OUTPUT_TTL_ATTRIBUTE", "pk")]).is_ok());
+        assert!(dynamodb(&[("OUTPUT_KEY_ATTRIBUTE", "prediction_id")]).is_ok());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
 use crate::pipeline::{self, Scored, Verdict};
 use crate::reason::Reason;
 use crate::sink::{
-    Deadline, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
+    Deadline, Kept, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
 };
 use crate::source::{self, EventError, Meta, Payload, Source};
 
@@ -68,6 +68,7 @@ pub async fn handle_lambda(
         rejected = summary.rejected,
         skipped = summary.skipped,
         failed = summary.failed,
+        dropped = summary.dropped,
         "batch done"
     );
     Ok(handled.response)
@@ -146,6 +147,7 @@ async fn write(
         written.push(index);
         predictions.push(Prediction {
             id: ledger.id(index),
+            sequenced: record.meta.sequence_number.is_some(),
             key: key.as_deref(),
             prediction,
             probabilities,
@@ -172,7 +174,8 @@ async fn write(
     rejected
 }
 
-/// Dead-letters the rejected records; one that cannot be dead-lettered is reported as failed.
+/// Dead-letters the rejected records; one that cannot be dead-lettered is reported as failed,
+/// unless it is too large for any dead-letter message: then it is dropped (logged, not retried).
 async fn dead_letter(
     app: &App,
     source: Source,
@@ -197,7 +200,8 @@ async fn dead_letter(
     drop(rejections);
     for ((index, reason, _), result) in rejected.into_iter().zip(sent) {
         let outcome = match result {
-            Ok(()) => Outcome::DeadLettered,
+            Ok(Kept::DeadLettered) => Outcome::DeadLettered,
+            Ok(Kept::Dropped) => Outcome::Dropped,
             Err(_) => Outcome::Failed,
         };
         ledger.set(index, outcome, Some(reason));

@@ -27,6 +27,9 @@ pub enum Outcome {
     Skipped,
     /// Not written and not dead-lettered: reported in `batchItemFailures` for Lambda to retry.
     Failed,
+    /// Rejected, but too large for the dead-letter queue even when cut: logged at ERROR with its
+    /// sequence number and reason, and not reported (no retry could ever succeed).
+    Dropped,
 }
 
 /// One record's line in the ledger.
@@ -55,6 +58,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Reported in `batchItemFailures`.
     pub failed: usize,
+    /// Rejected and too large to dead-letter: logged only.
+    pub dropped: usize,
 }
 
 /// The response for either source; both serialize as `{"batchItemFailures":[…]}`.
@@ -132,6 +137,7 @@ impl Handled {
                 Outcome::DeadLettered => summary.rejected += 1,
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::Failed => summary.failed += 1,
+                Outcome::Dropped => summary.dropped += 1,
             }
         }
         summary
