@@ -723,7 +723,13 @@ mod tests {
     #[test]
     fn degenerate_typed_models_are_refused_with_their_own_codes() {
         use serde_json::json;
-        let cases: Vec<(Vec<(&str, serde_json::Value)>, &str, &[&str])> = vec![
+        // (JSON pointer edits, init error code, what the message must name)
+        type Case = (
+            Vec<(&'static str, serde_json::Value)>,
+            &'static str,
+            &'static [&'static str],
+        );
+        let cases: Vec<Case> = vec![
             // Nothing to read: a constant for every record.
             (
                 vec![

@@ -893,6 +893,15 @@ def convert(model: Any, opts: Options) -> tuple[dict, list[str]]:
     fnames = feature_names(transforms, None if text_model else (names_in_sklearn or names))
     if len(fnames) != width:
         raise Refusal(f"internal error: {len(fnames)} feature names for {width} columns")
+    # The runtime refuses a model whose columns share a name (ModelDuplicateFeature); say so here,
+    # with the likely cause, rather than write an artifact that cannot load.
+    first_at: dict[str, int] = {}
+    for j, fname in enumerate(fnames):
+        if fname in first_at:
+            raise Refusal(f"output feature names are not unique: {fname!r} names columns {first_at[fname]} and {j} "
+                          f"(a ColumnTransformer's verbose_feature_names_out that drops the transformer name?); "
+                          f"use verbose_feature_names_out=True")
+        first_at[fname] = j
 
     used = sorted(layout.input_kinds)
     inputs = [{"name": names[i], "kind": layout.input_kinds[i]} for i in used]

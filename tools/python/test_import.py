@@ -232,6 +232,17 @@ def test_column_transformer_remainder_estimator():
                           "remainder=MinMaxScaler is not supported"), msg
 
 
+def test_duplicate_output_feature_names():
+    # sklearn allows this format to name two columns alike; the runtime refuses such a model.
+    ct = ColumnTransformer([("s", StandardScaler(), [0]), ("m", MinMaxScaler(), [0, 1])],
+                           verbose_feature_names_out="{feature_name}")
+    model = make_pipeline(ct, LinearRegression()).fit(X_NUM[:, :2], X_NUM[:, 2])
+    assert list(ct.get_feature_names_out()) == ["x0", "x0", "x1"]
+    msg = refused(model)
+    assert "output feature names are not unique: 'x0' names columns 0 and 1" in msg, msg
+    assert "verbose_feature_names_out=True" in msg, msg
+
+
 def test_float_class_labels():
     msg = refused(LogisticRegression().fit(X_NUM, Y_BIN.astype(float)))
     assert msg.startswith("model: LogisticRegression class label 0.0 is a float"), msg
