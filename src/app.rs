@@ -1,9 +1,11 @@
 //! The function's state, built once per process before the runtime loop: config, model, sinks.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError, SinkConfig};
 use crate::features::FeatureSpec;
+use crate::metrics::Metrics;
 use crate::model::{Model, ModelError};
 use crate::sink::{DeadLetter, DynamoDbSink, JsonLinesSink, Sink, SqsQueue};
 use crate::source::DecodeLimits;
@@ -18,6 +20,11 @@ pub struct App {
     dead_letter: DeadLetter,
     deadline_margin: Duration,
     decode_limits: DecodeLimits,
+    metrics: Option<Metrics>,
+    /// How long the model took to load, reported once, with the first invocation.
+    model_load: Option<Duration>,
+    /// Set until the first invocation of the process takes it.
+    cold: AtomicBool,
 }
 
 /// Why the function could not start.
@@ -62,9 +69,12 @@ impl App {
         } else {
             None
         };
+        let started = Instant::now();
         let model =
             crate::model::load(&config.model, aws.as_ref(), &config.model_cache_dir).await?;
+        let model_load = started.elapsed();
         Ok(App::new(config, model, aws.as_ref())?
+            .with_model_load(model_load)
             .read_queue_limits()
             .await)
     }
@@ -149,7 +159,29 @@ impl App {
             decode_limits: DecodeLimits {
                 max_decompressed_bytes: config.max_decompressed_bytes,
             },
+            metrics: config.metrics.clone(),
+            model_load: None,
+            cold: AtomicBool::new(true),
         })
+    }
+
+    fn with_model_load(self, model_load: Duration) -> App {
+        App {
+            model_load: Some(model_load),
+            ..self
+        }
+    }
+
+    /// Where each invocation's metrics document goes (`METRICS`), if anywhere.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// True for the first invocation of the process only, which also gets the model's load
+    /// time (when this app loaded it).
+    pub fn take_cold_start(&self) -> (bool, Option<Duration>) {
+        let cold = self.cold.swap(false, Ordering::Relaxed);
+        (cold, self.model_load.filter(|_| cold))
     }
 
     /// The same app writing predictions to `sink` instead: for tests and the bench.

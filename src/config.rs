@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::metrics::Metrics;
 use crate::model::{BadModelUri, ModelSource};
 use crate::sink::dynamodb::ITEM_ATTRIBUTES;
 use crate::sink::{Delivery, RetryPolicy};
@@ -49,6 +50,9 @@ pub struct Config {
     pub deadline_margin: Duration,
     /// `MAX_DECOMPRESSED_BYTES`: the most a gzip or zlib payload may expand to, per record.
     pub max_decompressed_bytes: usize,
+    /// `METRICS` (`on` or `off`, default on) and `METRICS_NAMESPACE` (default `StreamInfer`):
+    /// the EMF document printed per invocation, for the function `AWS_LAMBDA_FUNCTION_NAME`.
+    pub metrics: Option<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +174,22 @@ impl Config {
                     "a number of bytes from 1 to 1073741824",
                 )?
                 .unwrap_or(crate::source::DEFAULT_MAX_DECOMPRESSED_BYTES),
+            metrics: match env.text("METRICS").as_deref() {
+                None | Some("on") => Some(Metrics::new(
+                    env.non_empty("METRICS_NAMESPACE")?
+                        .unwrap_or_else(|| "StreamInfer".into()),
+                    env.text("AWS_LAMBDA_FUNCTION_NAME")
+                        .unwrap_or_else(|| "stream-infer".into()),
+                )),
+                Some("off") => None,
+                Some(other) => {
+                    return Err(ConfigError::NotAllowed {
+                        var: "METRICS",
+                        value: other.to_owned(),
+                        allowed: "on, off",
+                    });
+                }
+            },
         })
     }
 
@@ -274,7 +294,24 @@ mod tests {
         assert_eq!(c.delivery.retry, RetryPolicy::default());
         assert_eq!(c.deadline_margin, Duration::from_secs(1));
         assert_eq!(c.max_decompressed_bytes, 1 << 20);
+        assert_eq!(c.metrics, Some(Metrics::new("StreamInfer", "stream-infer")));
         assert!(!c.needs_aws());
+    }
+
+    #[test]
+    fn metrics_are_named_or_turned_off() {
+        let c = config(&[
+            ("METRICS_NAMESPACE", "Fraud"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "scorer"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics, Some(Metrics::new("Fraud", "scorer")));
+        assert_eq!(config(&[("METRICS", "off")]).unwrap().metrics, None);
+        let e = config(&[("METRICS", "yes")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"METRICS="yes" is not allowed; use one of: on, off"#
+        );
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! ledger of outcomes beside the response, so callers and tests can check that each record ended
 //! in exactly one place.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use base64::Engine;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
+use crate::metrics::{Invocation, Observed, Stages};
 use crate::pipeline::{self, Scored, Verdict};
 use crate::reason::Reason;
 use crate::sink::{
@@ -54,33 +58,79 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// The Lambda entry point: the event arrives as raw JSON so one bad record cannot fail its parse.
+/// Logs the batch's summary and emits its metrics document (`METRICS`).
 pub async fn handle_lambda(
     app: &App,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<StreamResponse, HandlerError> {
+    let started = Instant::now();
+    let (cold_start, model_load) = app.take_cold_start();
+    let (model, model_version) = (app.model().name(), app.model().version());
+    let span = tracing::info_span!("invocation", cold_start, model, model_version);
     let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin());
-    let handled = handle(app, event.payload.get(), &deadline).await?;
+    let (handled, observed) = handle_observed(app, event.payload.get(), &deadline)
+        .instrument(span.clone())
+        .await?;
     let summary = handled.summary();
-    tracing::info!(
-        source = handled.source.as_str(),
-        records = summary.records,
-        predicted = summary.predicted,
-        rejected = summary.rejected,
-        skipped = summary.skipped,
-        failed = summary.failed,
-        dropped = summary.dropped,
-        "batch done"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            source = handled.source.as_str(),
+            records = summary.records,
+            predicted = summary.predicted,
+            rejected = summary.rejected,
+            skipped = summary.skipped,
+            failed = summary.failed,
+            dropped = summary.dropped,
+            "batch done"
+        )
+    });
+    if let Some(metrics) = app.metrics() {
+        let context = &event.context;
+        metrics.emit(
+            &handled,
+            &Invocation {
+                request_id: &context.request_id,
+                trace_id: context.xray_trace_id.as_deref(),
+                model,
+                model_version,
+                observed,
+                handler: started.elapsed(),
+                cold_start,
+                model_load,
+            },
+        );
+    }
     Ok(handled.response)
 }
 
 /// Runs one event through decode, prediction, the sink and the dead-letter path. Retries stop
 /// at `deadline`; whatever is not written by then is reported, not dropped.
 pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handled, HandlerError> {
+    Ok(handle_observed(app, event, deadline).await?.0)
+}
+
+/// [`handle`], and what it observed on the way: each stage's time, the oldest record's age and
+/// the sinks' retries, for the metrics document.
+pub async fn handle_observed(
+    app: &App,
+    event: &str,
+    deadline: &Deadline,
+) -> Result<(Handled, Observed), HandlerError> {
+    let now = SystemTime::now();
+    let mut clock = Instant::now();
+    let mut lap = || {
+        let elapsed = clock.elapsed();
+        clock = Instant::now();
+        elapsed
+    };
     let batch = source::decode_event_with(event, app.decode_limits())?;
+    let decode = lap();
+    let record_age = oldest(batch.records.iter().map(|r| &r.meta), now);
     let scored = pipeline::score(batch, app.spec(), app.model());
+    let predict = lap();
     let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
     let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline).await;
+    let sink = lap();
     dead_letter(
         app,
         scored.source,
@@ -90,7 +140,28 @@ pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handl
         deadline,
     )
     .await;
-    Ok(ledger.finish()?)
+    let dead_letter = lap();
+    let observed = Observed {
+        stages: Stages {
+            decode,
+            predict,
+            sink,
+            dead_letter,
+        },
+        record_age,
+        ..Observed::default()
+    };
+    Ok((ledger.finish()?, observed))
+}
+
+/// How old the oldest record was at `now`, from its arrival or creation time.
+fn oldest<'m>(metas: impl Iterator<Item = &'m Meta<'m>>, now: SystemTime) -> Option<Duration> {
+    let oldest = metas
+        .filter_map(|meta| meta.event_time)
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .min_by(f64::total_cmp)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    Some(Duration::from_secs_f64((now - oldest).max(0.0)))
 }
 
 /// Writes every predicted record and settles the skipped ones. Returns the records to
@@ -226,12 +297,14 @@ fn rejection<'a>(
                 Err(_) => (Some(data.to_owned()), Some(PayloadEncoding::Raw)),
             }
         }
-        Some(Payload::Image(image)) => {
-            (Some((*image).to_owned()), Some(PayloadEncoding::DynamodbJson))
-        }
-        Some(Payload::Record(record)) => {
-            (Some((*record).to_owned()), Some(PayloadEncoding::RecordJson))
-        }
+        Some(Payload::Image(image)) => (
+            Some((*image).to_owned()),
+            Some(PayloadEncoding::DynamodbJson),
+        ),
+        Some(Payload::Record(record)) => (
+            Some((*record).to_owned()),
+            Some(PayloadEncoding::RecordJson),
+        ),
         Some(Payload::UserRecord(bytes)) => match std::str::from_utf8(bytes) {
             Ok(text) => (Some(text.to_owned()), Some(PayloadEncoding::Utf8)),
             Err(_) => (

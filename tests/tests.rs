@@ -6,6 +6,7 @@ mod dead_letter;
 mod degenerate_models;
 mod faults;
 mod golden;
+mod metrics;
 mod parity;
 mod properties;
 mod runtime_api;

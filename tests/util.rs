@@ -255,7 +255,18 @@ fn free_port() -> u16 {
 
 /// Starts `cargo lambda watch` on 127.0.0.1 and a free port, running the Lambda binary with
 /// `env` (`NAME=value`) plus the local AWS endpoint's settings; waits until it listens.
-pub fn start_watch(mut env: Vec<String>) -> (Watch, u16) {
+pub fn start_watch(env: Vec<String>) -> (Watch, u16) {
+    start_watch_with_output(env, None)
+}
+
+/// [`start_watch`], with the function's stdout and stderr (its logs and metrics documents)
+/// appended to the file at `output`.
+pub fn start_watch_logged(env: Vec<String>, output: &std::path::Path) -> (Watch, u16) {
+    let file = std::fs::File::create(output).unwrap();
+    start_watch_with_output(env, Some(file))
+}
+
+fn start_watch_with_output(mut env: Vec<String>, output: Option<std::fs::File>) -> (Watch, u16) {
     let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
     let port = free_port();
     for var in [
@@ -280,8 +291,11 @@ pub fn start_watch(mut env: Vec<String>) -> (Watch, u16) {
         ])
         .args(["--env-var", &env.join(",")])
         .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(match &output {
+            Some(file) => Stdio::from(file.try_clone().unwrap()),
+            None => Stdio::null(),
+        })
+        .stderr(output.map_or_else(Stdio::null, Stdio::from));
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let watch = Watch(command.spawn().unwrap());
     let started = Instant::now();

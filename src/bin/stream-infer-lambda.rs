@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         version = app.model().version(),
         sink = app.sink().describe(),
         dead_letter = app.dead_letter().describe(),
+        metrics = app.metrics().map_or("off", |m| m.namespace()),
         "stream-infer ready"
     );
     lambda_runtime::run(service_fn(|event| handle_lambda(&app, event))).await

@@ -1,0 +1,335 @@
+//! CloudWatch metrics in Embedded Metric Format (EMF): one JSON document per invocation.
+//!
+//! The document is printed to stdout, where Lambda ships it to CloudWatch Logs and CloudWatch
+//! extracts the metrics: no `PutMetricData` call, no added latency. The counts come from the
+//! invocation's ledger, so they equal what the response and the summary line say.
+//!
+//! Written with serde rather than `metrics_cloudwatch_embedded`: that crate turns every label
+//! into a dimension of one set and keeps counters across flushes, while an alarm here needs a
+//! second, function-only dimension set and each document must hold exactly one invocation's
+//! ledger (see the README's "Operating it").
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::ledger::{Handled, Outcome};
+use crate::reason::Reason;
+
+/// Where metrics go: the namespace and the function they describe, or nowhere (`METRICS=off`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    namespace: String,
+    function: String,
+}
+
+/// How long each stage of one invocation took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stages {
+    /// Splitting the event and reading each record's envelope.
+    pub decode: Duration,
+    /// Features and the one model evaluation.
+    pub predict: Duration,
+    /// Writing predictions, retries included.
+    pub sink: Duration,
+    /// Dead-lettering rejected records.
+    pub dead_letter: Duration,
+}
+
+/// What the handler saw of one invocation, beyond its ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Observed {
+    pub stages: Stages,
+    /// The oldest record's age when the invocation started, when records carry a timestamp.
+    pub record_age: Option<Duration>,
+    /// Retried sink and dead-letter requests, and how many of those were throttles.
+    pub sink_retries: u64,
+    pub sink_throttles: u64,
+}
+
+/// One invocation as the metrics document describes it.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation<'a> {
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+    pub model: &'a str,
+    pub model_version: &'a str,
+    pub observed: Observed,
+    /// The whole handler, from the event's bytes to the response.
+    pub handler: Duration,
+    /// The first invocation of this process: it pays the model load.
+    pub cold_start: bool,
+    pub model_load: Option<Duration>,
+}
+
+/// The metric names and units of every document, in order (reason metrics follow).
+const COUNTS: [&str; 10] = [
+    "Records",
+    "Predicted",
+    "Rejected",
+    "Skipped",
+    "Failed",
+    "Dropped",
+    "DeadLettered",
+    "BatchSize",
+    "SinkRetries",
+    "SinkThrottles",
+];
+const MILLISECONDS: [&str; 5] = [
+    "DecodeMs",
+    "PredictMs",
+    "SinkMs",
+    "DeadLetterMs",
+    "HandlerMs",
+];
+
+/// The dimension sets: the full one for dashboards, and the function alone for alarms, which
+/// cannot know the model's name when the template is deployed.
+const DIMENSIONS: [&[&str]; 2] = [&["FunctionName", "Source", "Model"], &["FunctionName"]];
+
+impl Metrics {
+    /// Metrics in `namespace` for the function named `function` (Lambda's
+    /// `AWS_LAMBDA_FUNCTION_NAME`).
+    pub fn new(namespace: impl Into<String>, function: impl Into<String>) -> Self {
+        Metrics {
+            namespace: namespace.into(),
+            function: function.into(),
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The EMF document of one invocation, as one line of JSON. `timestamp_ms` is its time in
+    /// milliseconds since the epoch.
+    pub fn document(&self, handled: &Handled, run: &Invocation<'_>, timestamp_ms: u64) -> String {
+        let summary = handled.summary();
+        let dead_lettered = count(handled, Outcome::DeadLettered);
+        let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+        for entry in &handled.entries {
+            if let (Outcome::DeadLettered | Outcome::Dropped, Some(reason)) =
+                (entry.outcome, entry.reason)
+            {
+                *by_reason.entry(reason_metric(reason)).or_default() += 1;
+            }
+        }
+        let counts = [
+            summary.records,
+            summary.predicted,
+            summary.rejected,
+            summary.skipped,
+            summary.failed,
+            summary.dropped,
+            dead_lettered,
+            summary.records,
+            run.observed.sink_retries as usize,
+            run.observed.sink_throttles as usize,
+        ];
+        let stages = &run.observed.stages;
+        let times = [
+            stages.decode,
+            stages.predict,
+            stages.sink,
+            stages.dead_letter,
+            run.handler,
+        ];
+
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        let mut doc = Map::new();
+        doc.insert("FunctionName".into(), json!(self.function));
+        doc.insert("Source".into(), json!(handled.source.as_str()));
+        doc.insert("Model".into(), json!(run.model));
+        doc.insert("ModelVersion".into(), json!(run.model_version));
+        doc.insert("RequestId".into(), json!(run.request_id));
+        if let Some(trace) = run.trace_id {
+            doc.insert("TraceId".into(), json!(trace));
+        }
+        for (name, value) in COUNTS.iter().zip(counts) {
+            names.push((name, "Count"));
+            doc.insert((*name).into(), json!(value));
+        }
+        for (name, value) in MILLISECONDS.iter().zip(times) {
+            names.push((name, "Milliseconds"));
+            doc.insert((*name).into(), json!(millis(value)));
+        }
+        for (name, value) in &by_reason {
+            names.push((name, "Count"));
+            doc.insert(name.clone(), json!(value));
+        }
+        names.push(("ColdStart", "Count"));
+        doc.insert("ColdStart".into(), json!(u8::from(run.cold_start)));
+        if let Some(age) = run.observed.record_age {
+            names.push(("RecordAgeMs", "Milliseconds"));
+            doc.insert("RecordAgeMs".into(), json!(millis(age)));
+        }
+        if let Some(load) = run.model_load {
+            names.push(("ModelLoadMs", "Milliseconds"));
+            doc.insert("ModelLoadMs".into(), json!(millis(load)));
+        }
+        let metrics: Vec<Value> = names
+            .iter()
+            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": DIMENSIONS,
+                    "Metrics": metrics,
+                }],
+            }),
+        );
+        Value::Object(doc).to_string()
+    }
+
+    /// Prints one invocation's document on stdout. A failed write (a closed or full stdout)
+    /// loses the metrics, never the batch: it is logged and the invocation goes on.
+    pub fn emit(&self, handled: &Handled, run: &Invocation<'_>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut line = self.document(handled, run, now);
+        line.push('\n');
+        if let Err(error) = std::io::stdout().lock().write_all(line.as_bytes()) {
+            tracing::warn!(%error, "could not write the metrics document to stdout");
+        }
+    }
+}
+
+/// The metric counting dead-lettered records of one reason: `Rejected.<code>`.
+///
+/// One metric per code rather than a `Reason` dimension: a dimension needs a document per
+/// reason, while per-code metrics keep one document per invocation and graph with a search.
+pub fn reason_metric(reason: Reason) -> String {
+    format!("Rejected.{reason}")
+}
+
+fn count(handled: &Handled, outcome: Outcome) -> usize {
+    handled
+        .entries
+        .iter()
+        .filter(|e| e.outcome == outcome)
+        .count()
+}
+
+/// Milliseconds with microsecond resolution.
+fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Entry, StreamResponse};
+    use crate::source::Source;
+
+    fn handled() -> Handled {
+        let entry = |id: &str, outcome, reason| Entry {
+            id: id.into(),
+            outcome,
+            reason,
+        };
+        Handled {
+            source: Source::Kinesis,
+            entries: vec![
+                entry("1", Outcome::Written, None),
+                entry("2", Outcome::DeadLettered, Some(Reason::NotJson)),
+                entry("3", Outcome::DeadLettered, Some(Reason::NotJson)),
+                entry("4", Outcome::DeadLettered, Some(Reason::FeatureMissing)),
+                entry("5", Outcome::Failed, None),
+                entry("6", Outcome::Skipped, None),
+            ],
+            response: StreamResponse::Kinesis(Default::default()),
+        }
+    }
+
+    #[test]
+    fn every_code_has_its_metric() {
+        for reason in [
+            Reason::NotJson,
+            Reason::SinkRejected,
+            Reason::DuplicateField,
+        ] {
+            assert_eq!(reason_metric(reason), format!("Rejected.{reason}"));
+        }
+    }
+
+    #[test]
+    fn a_document_follows_the_emf_structure_and_counts_the_ledger() {
+        let metrics = Metrics::new("StreamInfer", "fn-1");
+        let run = Invocation {
+            request_id: "req-1",
+            trace_id: Some("Root=1-abc"),
+            model: "diabetes",
+            model_version: "sha256:1",
+            handler: Duration::from_micros(1500),
+            cold_start: true,
+            model_load: Some(Duration::from_millis(3)),
+            observed: Observed {
+                record_age: Some(Duration::from_secs(2)),
+                sink_retries: 2,
+                sink_throttles: 1,
+                ..Observed::default()
+            },
+            ..Invocation::default()
+        };
+        let doc: Value = serde_json::from_str(&metrics.document(&handled(), &run, 1_700)).unwrap();
+        let aws = &doc["_aws"];
+        assert_eq!(aws["Timestamp"], 1_700);
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "StreamInfer");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["FunctionName", "Source", "Model"], ["FunctionName"]])
+        );
+        for dimension in ["FunctionName", "Source", "Model"] {
+            assert!(doc[dimension].is_string(), "{dimension}");
+        }
+        // Every named metric is present as a number.
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for name in &names {
+            assert!(doc[*name].is_number(), "{name} is {}", doc[*name]);
+        }
+        let n = |name: &str| doc[name].as_f64().unwrap();
+        assert_eq!(
+            (n("Records"), n("Predicted"), n("Rejected")),
+            (6.0, 1.0, 3.0)
+        );
+        assert_eq!(
+            (n("Skipped"), n("Failed"), n("DeadLettered")),
+            (1.0, 1.0, 3.0)
+        );
+        assert_eq!(
+            (n("Rejected.not_json"), n("Rejected.feature_missing")),
+            (2.0, 1.0)
+        );
+        assert_eq!((n("HandlerMs"), n("ModelLoadMs")), (1.5, 3.0));
+        assert_eq!((n("ColdStart"), n("RecordAgeMs")), (1.0, 2000.0));
+        assert_eq!((n("SinkRetries"), n("SinkThrottles")), (2.0, 1.0));
+        assert_eq!(doc["ModelVersion"], "sha256:1");
+        assert!(
+            !names.contains(&"ModelVersion"),
+            "the version is a property"
+        );
+    }
+
+    #[test]
+    fn a_warm_invocation_has_no_model_load_and_no_age_without_timestamps() {
+        let metrics = Metrics::new("NS", "f");
+        let doc: Value =
+            serde_json::from_str(&metrics.document(&handled(), &Invocation::default(), 0)).unwrap();
+        assert_eq!(doc["ColdStart"], 0);
+        assert!(doc.get("ModelLoadMs").is_none());
+        assert!(doc.get("RecordAgeMs").is_none());
+    }
+}

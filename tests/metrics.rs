@@ -1,0 +1,135 @@
+//! The EMF metrics through the real Runtime API: `cargo lambda watch` runs the Lambda binary,
+//! every sample event is invoked, and each invocation's metrics document, read from the
+//! function's own output, must follow the EMF specification's structure and count exactly what
+//! the event's ledger says.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{cargo_lambda, root, start_watch_logged, unique};
+
+/// The EMF structure: `_aws.Timestamp`, one directive with a namespace, dimension sets whose
+/// every name is a string member, and every named metric present as a number.
+fn check_emf(doc: &Value) {
+    let aws = &doc["_aws"];
+    assert!(aws["Timestamp"].is_u64(), "Timestamp: {doc}");
+    let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+    assert!(!directives.is_empty());
+    for directive in directives {
+        assert!(directive["Namespace"].is_string(), "{directive}");
+        for set in directive["Dimensions"].as_array().expect("dimension sets") {
+            let set = set.as_array().unwrap();
+            assert!(!set.is_empty() && set.len() <= 30);
+            for name in set {
+                let name = name.as_str().unwrap();
+                assert!(doc[name].is_string(), "dimension {name} in {doc}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("metrics");
+        assert!(metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "metric {name} in {doc}");
+        }
+    }
+}
+
+/// The counts the golden expectation gives for one event: outcome -> count, and reason -> count.
+fn expected_counts(name: &str) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/expected").join(name)).unwrap(),
+    )
+    .unwrap();
+    let (mut outcomes, mut reasons) = (BTreeMap::new(), BTreeMap::new());
+    for record in expected["records"].as_array().unwrap() {
+        let outcome = record["outcome"].as_str().unwrap().to_owned();
+        *outcomes.entry(outcome).or_default() += 1;
+        if let Some(reason) = record["reason"].as_str() {
+            *reasons.entry(format!("Rejected.{reason}")).or_default() += 1;
+        }
+    }
+    (outcomes, reasons)
+}
+
+#[test]
+fn every_invocation_emits_emf_that_equals_its_ledger() {
+    let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
+    let output = std::env::temp_dir().join(format!("{}.log", unique("emf")));
+    let namespace = unique("Ns");
+    let env = vec![format!("METRICS_NAMESPACE={namespace}")];
+    let (watch, port) = start_watch_logged(env, &output);
+
+    // The samples this function serves as they are: the embedded model, no configuration.
+    let mut files: Vec<PathBuf> = ["kinesis.json", "kinesis-mixed.json", "dynamodb-mixed.json"]
+        .iter()
+        .map(|name| root().join("events").join(name))
+        .collect();
+    files.push(files[0].clone());
+    for file in &files {
+        let status = Command::new(&cargo_lambda)
+            .args(["lambda", "invoke", "stream-infer-lambda", "-A", "127.0.0.1"])
+            .args(["-P", &port.to_string(), "-o", "json", "--data-file"])
+            .arg(file)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    drop(watch);
+
+    let text = std::fs::read_to_string(&output).unwrap();
+    let docs: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+        .filter(|doc| doc.get("_aws").is_some())
+        .collect();
+    assert_eq!(docs.len(), files.len(), "one document per invocation:\n{text}");
+
+    for (i, (doc, file)) in docs.iter().zip(&files).enumerate() {
+        check_emf(doc);
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], namespace.as_str());
+        // cargo lambda watch names the function after its binary, as Lambda sets
+        // AWS_LAMBDA_FUNCTION_NAME to the function's name.
+        assert_eq!(doc["FunctionName"], "stream-infer-lambda");
+        let source = if name.starts_with("dynamodb") { "dynamodb" } else { "kinesis" };
+        assert_eq!(doc["Source"], source);
+
+        let (outcomes, reasons) = expected_counts(name);
+        let n = |metric: &str| doc[metric].as_u64().unwrap_or_else(|| panic!("{metric}"));
+        let want = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0);
+        let records: u64 = outcomes.values().sum();
+        assert_eq!(n("Records"), records, "{name}");
+        assert_eq!(n("BatchSize"), records, "{name}");
+        assert_eq!(n("Predicted"), want("predicted"), "{name}");
+        assert_eq!(n("Rejected"), want("rejected"), "{name}");
+        assert_eq!(n("DeadLettered"), want("rejected"), "{name}");
+        assert_eq!(n("Skipped"), want("skipped"), "{name}");
+        assert_eq!(n("Failed"), 0, "{name}");
+        for (metric, count) in &reasons {
+            assert_eq!(n(metric), *count, "{name}: {metric}");
+        }
+        let emitted_reasons = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("Rejected."))
+            .count();
+        assert_eq!(emitted_reasons, reasons.len(), "{name}");
+
+        // The first invocation of the process is the cold one, and only it loads the model.
+        assert_eq!(n("ColdStart"), u64::from(i == 0), "{name}");
+        assert_eq!(doc.get("ModelLoadMs").is_some(), i == 0, "{name}");
+        assert!(doc["HandlerMs"].as_f64().unwrap() > 0.0);
+        assert!(doc["ModelVersion"].is_string());
+    }
+    let _ = std::fs::remove_file(&output);
+}
