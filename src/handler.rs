@@ -10,6 +10,7 @@ use base64::Engine;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::app::App;
 use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
@@ -123,14 +124,20 @@ pub async fn handle_observed(
         clock = Instant::now();
         elapsed
     };
+    let span = tracing::info_span!("decode", bytes = event.len(), records = Empty).entered();
     let batch = source::decode_event_with(event, app.decode_limits())?;
+    span.record("records", batch.records.len());
+    drop(span);
     let decode = lap();
     let record_age = oldest(batch.records.iter().map(|r| &r.meta), now);
     let scored = pipeline::score(batch, app.spec(), app.model());
     let predict = lap();
     let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
-    let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline).await;
+    let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline)
+        .instrument(tracing::info_span!("sink", records = scored.records.len()))
+        .await;
     let sink = lap();
+    let span = tracing::info_span!("dead_letter", records = rejected.len());
     dead_letter(
         app,
         scored.source,
@@ -139,6 +146,7 @@ pub async fn handle_observed(
         &mut ledger,
         deadline,
     )
+    .instrument(span)
     .await;
     let dead_letter = lap();
     let observed = Observed {

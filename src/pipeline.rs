@@ -121,6 +121,7 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
     let program = typed.program();
     let mut features = program.batch(batch.records.len());
     let mut pending = Vec::with_capacity(batch.records.len());
+    let span = tracing::info_span!("features", records = batch.records.len()).entered();
     for record in batch.records {
         let state = payload(&record.input).and_then(|payload| {
             spec.extract_values(payload)
@@ -138,11 +139,14 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
         });
         pending.push((record.meta, state));
     }
+    drop(span);
     let output = if features.is_empty() {
         None
     } else {
+        let x = features.finish();
+        let _span = tracing::info_span!("predict", rows = x.nrows()).entered();
         // The features come from this model's own program, so their width always matches.
-        typed.scorer().evaluate(&features.finish()).ok()
+        typed.scorer().evaluate(&x).ok()
     };
     let mut row = 0;
     let records = pending
@@ -232,6 +236,7 @@ pub(crate) fn score_with<'a>(
     let mut matrix = Vec::with_capacity(batch.records.len() * width);
     let mut rows = 0;
     let mut pending = Vec::with_capacity(batch.records.len());
+    let span = tracing::info_span!("features", records = batch.records.len()).entered();
     for record in batch.records {
         let state = match payload(&record.input) {
             Err(verdict) => Pending::Done(verdict),
@@ -252,12 +257,13 @@ pub(crate) fn score_with<'a>(
         };
         pending.push((record.meta, state));
     }
+    drop(span);
     let mut predictions = if rows == 0 {
         Array1::zeros(0)
     } else {
         let x = Array2::from_shape_vec((rows, width), matrix)
             .expect("one row of `width` values per predicted record");
-        predict(x)
+        tracing::info_span!("predict", rows).in_scope(|| predict(x))
     }
     .into_iter();
     let records = pending
