@@ -74,10 +74,9 @@ fn mixed_event() -> String {
 
 /// An app that predicts to a buffer and dead-letters to `dlq` on the client `aws` gives.
 fn app(aws: &aws_config::SdkConfig, dlq: &str) -> (App, Buffer) {
-    let config = Config::from_lookup(|name| {
-        (name == "DEAD_LETTER_QUEUE_URL").then(|| dlq.to_owned())
-    })
-    .unwrap();
+    let config =
+        Config::from_lookup(|name| (name == "DEAD_LETTER_QUEUE_URL").then(|| dlq.to_owned()))
+            .unwrap();
     let buffer = Buffer::default();
     let app = App::new(&config, Model::embedded(), Some(aws))
         .unwrap()
@@ -138,7 +137,11 @@ fn assert_mixed_bodies(bodies: &[String], limit: usize) {
     let mut docs: Vec<serde_json::Value> = bodies
         .iter()
         .map(|b| {
-            assert!(b.len() <= limit, "a {}-byte body on a {limit}-byte queue", b.len());
+            assert!(
+                b.len() <= limit,
+                "a {}-byte body on a {limit}-byte queue",
+                b.len()
+            );
             serde_json::from_str(b).unwrap()
         })
         .collect();
@@ -155,7 +158,11 @@ fn assert_mixed_bodies(bodies: &[String], limit: usize) {
     assert_eq!(big["payload_truncated"], true);
     let original = bad("big", &"x".repeat(1_800_000));
     assert!(original.starts_with(big["payload"].as_str().unwrap()));
-    assert!(big["message"].as_str().unwrap().contains("[cut; "), "{}", big["message"]);
+    assert!(
+        big["message"].as_str().unwrap().contains("[cut; "),
+        "{}",
+        big["message"]
+    );
     assert_eq!(docs[0]["payload"], bad("small-1", "59"));
     assert!(docs[0].get("payload_truncated").is_none());
     assert_eq!(docs[3]["payload"], bad("small-3", "62"));
@@ -173,7 +180,13 @@ async fn create_queue(aws: &aws_config::SdkConfig, max_message: usize, fifo: boo
     if fifo {
         request = request.attributes(QueueAttributeName::FifoQueue, "true");
     }
-    request.send().await.unwrap().queue_url().unwrap().to_owned()
+    request
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
 }
 
 async fn bodies(aws: &aws_config::SdkConfig, queue: &str) -> Vec<String> {
@@ -236,7 +249,10 @@ async fn a_record_without_a_sequence_number_is_dead_lettered_by_every_invocation
         let handled = run(&app, &event).await;
         assert_eq!(
             outcomes(&handled),
-            [("#0", Outcome::DeadLettered), ("2001", Outcome::DeadLettered)]
+            [
+                ("#0", Outcome::DeadLettered),
+                ("2001", Outcome::DeadLettered)
+            ]
         );
     }
     let messages = drain(&aws, &dlq).await;
@@ -250,7 +266,11 @@ async fn a_record_without_a_sequence_number_is_dead_lettered_by_every_invocation
         })
         .collect();
     ids.sort();
-    assert_eq!(ids.len(), 3, "both sequence-less copies and one sequenced: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        3,
+        "both sequence-less copies and one sequenced: {ids:?}"
+    );
     assert_eq!(ids[0].0, "#0");
     assert_eq!(ids[1].0, "#0");
     assert_ne!(ids[0].1, ids[1].1);
@@ -359,7 +379,9 @@ async fn without_permission_to_read_the_limit_a_refusal_for_size_is_met_by_cutti
     let sqs = stream_infer::SqsQueue::new(client, DLQ.into(), config.delivery);
     let app = App::new(&config, Model::embedded(), None)
         .unwrap()
-        .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(Buffer::default()))))
+        .with_sink(Sink::Stdout(JsonLinesSink::new(
+            Box::new(Buffer::default()),
+        )))
         .with_dead_letter(DeadLetter::Sqs(sqs))
         .read_queue_limits()
         .await;

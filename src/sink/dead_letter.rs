@@ -353,7 +353,10 @@ mod tests {
         let message = parsed(&body)["message"].as_str().unwrap().to_owned();
         assert!(message.len() <= MAX_MESSAGE, "{}", message.len());
         assert!(message.starts_with("éé"));
-        assert!(message.ends_with("… [cut; 20000 bytes in all]"), "{message}");
+        assert!(
+            message.ends_with("… [cut; 20000 bytes in all]"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -406,12 +406,27 @@ mod tests {
     #[test]
     fn unsequenced_dedup_ids_differ_per_invocation_and_content_and_are_valid_fifo_ids() {
         let a = unsequenced_dedup_id(Source::Kinesis, &["#1", "payload"], 7);
-        assert_eq!(a, unsequenced_dedup_id(Source::Kinesis, &["#1", "payload"], 7));
-        assert_ne!(a, unsequenced_dedup_id(Source::Kinesis, &["#1", "payload"], 8));
-        assert_ne!(a, unsequenced_dedup_id(Source::Kinesis, &["#1", "other"], 7));
-        assert_ne!(a, unsequenced_dedup_id(Source::Dynamodb, &["#1", "payload"], 7));
+        assert_eq!(
+            a,
+            unsequenced_dedup_id(Source::Kinesis, &["#1", "payload"], 7)
+        );
+        assert_ne!(
+            a,
+            unsequenced_dedup_id(Source::Kinesis, &["#1", "payload"], 8)
+        );
+        assert_ne!(
+            a,
+            unsequenced_dedup_id(Source::Kinesis, &["#1", "other"], 7)
+        );
+        assert_ne!(
+            a,
+            unsequenced_dedup_id(Source::Dynamodb, &["#1", "payload"], 7)
+        );
         // Parts are length-prefixed, so moving a boundary changes the id.
-        assert_ne!(a, unsequenced_dedup_id(Source::Kinesis, &["#1p", "ayload"], 7));
+        assert_ne!(
+            a,
+            unsequenced_dedup_id(Source::Kinesis, &["#1p", "ayload"], 7)
+        );
         assert!(a.starts_with("kinesis-") && a.len() <= 128);
         assert_eq!(fifo_id(&a), a, "a valid FIFO id as it is");
     }
@@ -426,7 +441,10 @@ mod tests {
             Some("AWS.SimpleQueueService.BatchRequestTooLong"),
             ""
         ));
-        assert!(!too_large(Some("InvalidParameterValue"), "DelaySeconds is invalid"));
+        assert!(!too_large(
+            Some("InvalidParameterValue"),
+            "DelaySeconds is invalid"
+        ));
         assert!(!too_large(Some("InvalidMessageContents"), "too long"));
         assert!(!too_large(None, "shorter than"));
     }
