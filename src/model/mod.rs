@@ -3,7 +3,11 @@
 //!
 //! An artifact is loaded once per process and checked before it serves: its format version, that
 //! its coefficients and preprocessing match its feature list, and that its `version` (a content
-//! hash) matches what it holds, so a hand-edited or truncated file is caught at init.
+//! hash) matches what it holds, so a hand-edited or truncated file is caught at init. A model
+//! that would load but could not serve is refused too, with a code per class of problem (see
+//! [`ModelError::code`]): no features (a constant for every record), a zero divisor (nothing
+//! finite), a name or label listed twice, a non-finite number anywhere, a GLM link its family
+//! cannot use, a classifier with fewer than two classes, an index that points nowhere.
 
 pub mod artifact;
 mod estimator;
