@@ -4,6 +4,7 @@
 //! ledger of outcomes beside the response, so callers and tests can check that each record ended
 //! in exactly one place.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -17,8 +18,10 @@ use crate::ledger::{Handled, Ledger, Outcome, StreamResponse, Unreportable};
 use crate::metrics::{Invocation, Observed, Stages};
 use crate::pipeline::{self, Scored, Verdict};
 use crate::reason::Reason;
+use crate::sink::retry::tallied;
 use crate::sink::{
     Deadline, Kept, ModelRef, PayloadEncoding, Predicted, Prediction, Probabilities, Rejection,
+    SinkError,
 };
 use crate::source::{self, EventError, Meta, Payload, Source};
 
@@ -133,20 +136,24 @@ pub async fn handle_observed(
     let scored = pipeline::score(batch, app.spec(), app.model());
     let predict = lap();
     let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
-    let rejected = write(app, scored.source, &scored.records, &mut ledger, deadline)
-        .instrument(tracing::info_span!("sink", records = scored.records.len()))
-        .await;
+    let (rejected, sink_tally) = tallied(
+        write(app, scored.source, &scored.records, &mut ledger, deadline)
+            .instrument(tracing::info_span!("sink", records = scored.records.len())),
+    )
+    .await;
     let sink = lap();
     let span = tracing::info_span!("dead_letter", records = rejected.len());
-    dead_letter(
-        app,
-        scored.source,
-        &scored.records,
-        rejected,
-        &mut ledger,
-        deadline,
+    let ((), dead_letter_tally) = tallied(
+        dead_letter(
+            app,
+            scored.source,
+            &scored.records,
+            rejected,
+            &mut ledger,
+            deadline,
+        )
+        .instrument(span),
     )
-    .instrument(span)
     .await;
     let dead_letter = lap();
     let observed = Observed {
@@ -157,9 +164,43 @@ pub async fn handle_observed(
             dead_letter,
         },
         record_age,
-        ..Observed::default()
+        sink_retries: sink_tally.retries + dead_letter_tally.retries,
+        sink_throttles: sink_tally.throttles + dead_letter_tally.throttles,
     };
     Ok((ledger.finish()?, observed))
+}
+
+/// Logs a sink's or the dead-letter queue's failures once per kind (transient or permanent, and
+/// the service's error code) with how many records each affected: WARN for what Lambda will
+/// retry, ERROR for refusals no retry can fix. Never one line per record.
+fn log_failures<'r, T: 'r>(
+    what: &str,
+    target: &str,
+    results: impl Iterator<Item = &'r Result<T, SinkError>>,
+) {
+    let mut kinds: BTreeMap<(bool, Option<&str>), (usize, &str)> = BTreeMap::new();
+    for error in results.filter_map(|r| r.as_ref().err()) {
+        let kind = (error.is_transient(), error.code.as_deref());
+        kinds.entry(kind).or_insert((0, &error.message)).0 += 1;
+    }
+    for ((transient, code), (records, message)) in kinds {
+        let code = code.unwrap_or("none");
+        if transient {
+            tracing::warn!(
+                destination = target,
+                error_code = code,
+                records,
+                "{what} failed transiently; the records are reported for Lambda to retry: {message}"
+            );
+        } else {
+            tracing::error!(
+                destination = target,
+                error_code = code,
+                records,
+                "{what} refused records for good: {message}"
+            );
+        }
+    }
 }
 
 /// How old the oldest record was at `now`, from its arrival or creation time.
@@ -240,6 +281,7 @@ async fn write(
     }
     let results = app.sink().write(&predictions, deadline).await;
     drop(predictions);
+    log_failures("sink", &app.sink().describe(), results.iter());
     for index in skipped {
         ledger.set(index, Outcome::Skipped, None);
     }
@@ -277,6 +319,7 @@ async fn dead_letter(
         .collect();
     let sent = app.dead_letter().send(&rejections, deadline).await;
     drop(rejections);
+    log_failures("dead-letter", &app.dead_letter().describe(), sent.iter());
     for ((index, reason, _), result) in rejected.into_iter().zip(sent) {
         let outcome = match result {
             Ok(Kept::DeadLettered) => Outcome::DeadLettered,

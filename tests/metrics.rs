@@ -1,4 +1,4 @@
-//! The EMF metrics through the real Runtime API: `cargo lambda watch` runs the Lambda binary,
+//! What an operator sees. The EMF metrics through the real Runtime API: `cargo lambda watch` runs the Lambda binary,
 //! every sample event is invoked, and each invocation's metrics document, read from the
 //! function's own output, must follow the EMF specification's structure and count exactly what
 //! the event's ledger says.
@@ -90,7 +90,11 @@ fn every_invocation_emits_emf_that_equals_its_ledger() {
         .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
         .filter(|doc| doc.get("_aws").is_some())
         .collect();
-    assert_eq!(docs.len(), files.len(), "one document per invocation:\n{text}");
+    assert_eq!(
+        docs.len(),
+        files.len(),
+        "one document per invocation:\n{text}"
+    );
 
     for (i, (doc, file)) in docs.iter().zip(&files).enumerate() {
         check_emf(doc);
@@ -100,7 +104,11 @@ fn every_invocation_emits_emf_that_equals_its_ledger() {
         // cargo lambda watch names the function after its binary, as Lambda sets
         // AWS_LAMBDA_FUNCTION_NAME to the function's name.
         assert_eq!(doc["FunctionName"], "stream-infer-lambda");
-        let source = if name.starts_with("dynamodb") { "dynamodb" } else { "kinesis" };
+        let source = if name.starts_with("dynamodb") {
+            "dynamodb"
+        } else {
+            "kinesis"
+        };
         assert_eq!(doc["Source"], source);
 
         let (outcomes, reasons) = expected_counts(name);
@@ -132,4 +140,43 @@ fn every_invocation_emits_emf_that_equals_its_ledger() {
         assert!(doc["ModelVersion"].is_string());
     }
     let _ = std::fs::remove_file(&output);
+}
+
+/// A sink whose table does not exist: every record is reported for retry, and the reason is
+/// one WARN line naming the service's error code and the table, not one line per record.
+#[tokio::test]
+async fn a_missing_table_is_one_warn_line_naming_the_error_and_the_table() {
+    let Some(_aws) = crate::util::local_aws("missing table").await else {
+        return;
+    };
+    let table = unique("no-such-table");
+    let output = Command::new(env!("CARGO_BIN_EXE_stream-infer"))
+        .args(["invoke", "events/kinesis.json"])
+        .current_dir(root())
+        .env_remove("MODEL_URI")
+        .envs([
+            ("SINK", "dynamodb"),
+            ("OUTPUT_TABLE", table.as_str()),
+            ("SINK_MAX_ATTEMPTS", "2"),
+            ("SINK_BASE_DELAY_MS", "1"),
+            ("RUST_LOG", "warn"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("ResourceNotFoundException"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for the whole batch:\n{stderr}");
+    let line: Value = serde_json::from_str(lines[0]).expect("the CLI logs JSON lines");
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert_eq!(line["error_code"], "ResourceNotFoundException", "{line}");
+    assert_eq!(line["destination"], format!("dynamodb table {table}"), "{line}");
+    assert_eq!(line["records"], 100, "{line}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("batchItemFailures") && stdout.matches("itemIdentifier").count() == 100,
+        "every record is reported for retry:\n{stdout}"
+    );
 }

@@ -131,11 +131,55 @@ where
             }));
             break;
         }
+        tally(&outcome.retry);
         tokio::time::sleep(wait).await;
         pending = outcome.retry.into_iter().map(|(i, _)| i).collect();
         attempt += 1;
     }
     results
+}
+
+/// Items re-sent after a transient failure, and how many of those failures were throttles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryTally {
+    pub retries: u64,
+    pub throttles: u64,
+}
+
+tokio::task_local! {
+    static TALLY: std::cell::Cell<RetryTally>;
+}
+
+/// Runs `work` (one invocation's writes) and counts the retries made inside it. The count is
+/// per task, so concurrent invocations in tests never mix their tallies.
+pub async fn tallied<T>(work: impl Future<Output = T>) -> (T, RetryTally) {
+    TALLY
+        .scope(std::cell::Cell::new(RetryTally::default()), async {
+            let out = work.await;
+            (out, TALLY.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+fn tally(retry: &[(usize, SinkError)]) {
+    let throttles = retry
+        .iter()
+        .filter(|(_, e)| e.code.as_deref().is_some_and(is_throttle))
+        .count() as u64;
+    // Outside `tallied` (the CLI's own writes, unit tests) nothing counts.
+    let _ = TALLY.try_with(|cell| {
+        let mut now = cell.get();
+        now.retries += retry.len() as u64;
+        now.throttles += throttles;
+        cell.set(now);
+    });
+}
+
+/// The services' throttling error codes (DynamoDB, SQS and the SDK's own).
+fn is_throttle(code: &str) -> bool {
+    code.contains("Throttl")
+        || code == "ProvisionedThroughputExceededException"
+        || code == "RequestLimitExceeded"
 }
 
 #[cfg(test)]
@@ -229,6 +273,52 @@ mod tests {
         assert_eq!(*index, 7);
         assert!(
             matches!(result, Err(e) if e.is_transient() && e.message.contains("Lambda deadline"))
+        );
+    }
+
+    #[tokio::test]
+    async fn retries_and_throttles_are_tallied_per_invocation() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        };
+        let mut round = 0;
+        let (results, tally) = tallied(with_retries(
+            &policy,
+            &Deadline::none(),
+            vec![0, 1],
+            |items| {
+                round += 1;
+                let first = round == 1;
+                async move {
+                    if first {
+                        let throttled = SinkError::transient(
+                            Some("ProvisionedThroughputExceededException"),
+                            "slow down",
+                        );
+                        let timeout = SinkError::transient(None, "timed out");
+                        Attempt {
+                            retry: vec![(items[0], throttled), (items[1], timeout)],
+                            ..Attempt::default()
+                        }
+                    } else {
+                        Attempt {
+                            done: items,
+                            ..Attempt::default()
+                        }
+                    }
+                }
+            },
+        ))
+        .await;
+        assert!(results.iter().all(|(_, r)| r.is_ok()));
+        assert_eq!(
+            tally,
+            RetryTally {
+                retries: 2,
+                throttles: 1
+            }
         );
     }
 }
