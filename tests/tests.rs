@@ -8,6 +8,7 @@ mod faults;
 mod golden;
 mod metrics;
 mod parity;
+mod producers;
 mod properties;
 mod runtime_api;
 mod train;

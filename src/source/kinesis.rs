@@ -42,21 +42,21 @@ impl<'a> KinesisData<'a> {
 /// Decodes one Kinesis record's `kinesis` object into `out`: its metadata and JSON bytes, or, for
 /// a KPL aggregate, one record per user record.
 pub(super) fn decode<'a>(
-    meta: Meta<'a>,
+    mut meta: Meta<'a>,
     kinesis: Option<KinesisData<'a>>,
     limits: DecodeLimits,
     out: &mut Vec<Record<'a>>,
 ) {
-    match bytes(meta, kinesis) {
-        Ok((meta, bytes)) if kpl::is_aggregate(&bytes) => unpack(meta, &bytes, limits, out),
-        Ok((meta, bytes)) => out.push(match payload::open(bytes, limits) {
+    match bytes(&mut meta, kinesis) {
+        Ok(bytes) if kpl::is_aggregate(&bytes) => unpack(meta, &bytes, limits, out),
+        Ok(bytes) => out.push(match payload::open(bytes, limits) {
             Ok(json) => Record {
                 meta,
                 input: Input::Json(json),
             },
             Err(e) => invalid(meta, e),
         }),
-        Err(record) => out.push(record),
+        Err(e) => out.push(invalid(meta, e)),
     }
 }
 
@@ -96,14 +96,14 @@ fn unpack<'a>(meta: Meta<'a>, bytes: &[u8], limits: DecodeLimits, out: &mut Vec<
     }
 }
 
-/// The record's metadata and its base64-decoded data, or the record rejected.
+/// The record's base64-decoded data, with its metadata filled in from the `kinesis` object.
 fn bytes<'a>(
-    mut meta: Meta<'a>,
+    meta: &mut Meta<'a>,
     kinesis: Option<KinesisData<'a>>,
-) -> Result<(Meta<'a>, Vec<u8>), Record<'a>> {
+) -> Result<Vec<u8>, DecodeError> {
     let Some(data) = kinesis else {
         let detail = "record has no `kinesis` object".to_owned();
-        return Err(invalid(meta, DecodeError::BadEnvelope { detail }));
+        return Err(DecodeError::BadEnvelope { detail });
     };
     meta.sequence_number = text(data.sequence_number);
     meta.partition_key = text(data.partition_key);
@@ -111,11 +111,11 @@ fn bytes<'a>(
     meta.payload = data.data.map(|d| Payload::KinesisData(d.get()));
     if meta.sequence_number.is_none() {
         let detail = "`kinesis.sequenceNumber` is missing".to_owned();
-        return Err(invalid(meta, DecodeError::BadEnvelope { detail }));
+        return Err(DecodeError::BadEnvelope { detail });
     }
     let Some(encoded) = data.data else {
         let detail = "`kinesis.data` is missing".to_owned();
-        return Err(invalid(meta, DecodeError::BadEnvelope { detail }));
+        return Err(DecodeError::BadEnvelope { detail });
     };
     // Base64 never needs JSON escapes, so the raw text between the quotes is the value itself.
     let Some(encoded) = encoded
@@ -124,7 +124,7 @@ fn bytes<'a>(
         .and_then(|s| s.strip_suffix('"'))
     else {
         let detail = format!("`kinesis.data` is {}, not a string", encoded.get());
-        return Err(invalid(meta, DecodeError::NotBase64 { detail }));
+        return Err(DecodeError::NotBase64 { detail });
     };
     meta.payload = Some(Payload::KinesisData(encoded));
     // A producer may escape `/` as `\/`; only then is the string unescaped into a copy.
@@ -133,21 +133,17 @@ fn bytes<'a>(
             Ok(s) => Cow::Owned(s),
             Err(e) => {
                 let detail = e.to_string();
-                return Err(invalid(meta, DecodeError::NotBase64 { detail }));
+                return Err(DecodeError::NotBase64 { detail });
             }
         }
     } else {
         Cow::Borrowed(encoded)
     };
-    match base64::engine::general_purpose::STANDARD.decode(unescaped.as_bytes()) {
-        Ok(bytes) => Ok((meta, bytes)),
-        Err(e) => Err(invalid(
-            meta,
-            DecodeError::NotBase64 {
-                detail: e.to_string(),
-            },
-        )),
-    }
+    base64::engine::general_purpose::STANDARD
+        .decode(unescaped.as_bytes())
+        .map_err(|e| DecodeError::NotBase64 {
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The stream-infer CLI: run the Lambda's handler on a saved event, train a model artifact, time
 //! the handler, put sample records into a stream, and run the event source mapping locally.
 
+use std::io::Write as _;
+
 use clap::{Parser, Subcommand};
 use stream_infer_tools::cli::{bench, import, invoke, local_trigger, model, put, train};
 
@@ -55,9 +57,22 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`stream-infer invoke e.json | head -1`): normal in a pipeline,
+        // so exit quietly and successfully, as ripgrep does, rather than with a message.
+        Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("stream-infer: {error:#}");
+            // `eprintln!` would panic if stderr itself is closed; there is nowhere left to say it.
+            let _ = writeln!(std::io::stderr().lock(), "stream-infer: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is a write to a pipe whose reader has exited.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

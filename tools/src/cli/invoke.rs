@@ -1,5 +1,6 @@
 //! `stream-infer invoke`: the Lambda's handler on a saved event, with the response printed.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -36,8 +37,21 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<()> {
         let handled = stream_infer::handle(&app, &text, &Deadline::none())
             .await
             .with_context(|| format!("event file {}", args.event.display()))?;
-        println!("{}", serde_json::to_string(&handled.response)?);
-        eprintln!("{}", serde_json::json!({ "summary": handled.summary() }));
+        // `println!` panics when stdout is a closed pipe or a full device; an explicit write
+        // returns the error, which `main` turns into a quiet exit or a message.
+        let mut line = serde_json::to_vec(&handled.response)?;
+        line.push(b'\n');
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&line)
+            .and_then(|()| stdout.flush())
+            .context("cannot write the response to standard output")?;
+        // The summary is for a person; a closed stderr is no reason to fail the invocation.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}",
+            serde_json::json!({ "summary": handled.summary() })
+        );
         Ok(())
     })
 }

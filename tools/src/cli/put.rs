@@ -20,6 +20,9 @@ pub struct PutArgs {
     /// Put the event's records this many times over.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Pack this many records into each Kinesis record, as KPL aggregated records.
+    #[arg(long, value_name = "N", conflicts_with = "table", value_parser = clap::value_parser!(u16).range(1..))]
+    aggregate: Option<u16>,
 }
 
 /// Puts the records, names each one the service refused, and prints the counts.
@@ -39,7 +42,7 @@ pub fn run(args: PutArgs) -> anyhow::Result<()> {
             (None, None) => anyhow::bail!("give --stream or --table"),
         };
         let done = target
-            .put_repeatedly(&text, args.repeat)
+            .put_repeatedly(&text, args.repeat, args.aggregate.map(usize::from))
             .await
             .with_context(|| format!("event file {}", args.event.display()))?;
         for r in &done.refused {
@@ -50,10 +53,11 @@ pub fn run(args: PutArgs) -> anyhow::Result<()> {
                 r.reason
             );
         }
-        println!(
-            "{}",
-            serde_json::json!({ "target": target.describe(), "put": done.put, "refused": done.refused.len() })
-        );
+        let mut summary = serde_json::json!({ "target": target.describe(), "put": done.put, "refused": done.refused.len() });
+        if args.aggregate.is_some() {
+            summary["kinesis_records"] = done.kinesis_records.into();
+        }
+        println!("{summary}");
         Ok(())
     })
 }
