@@ -72,7 +72,8 @@ pub async fn handle_lambda(
     let (model, model_version) = (app.model().name(), app.model().version());
     let span = tracing::info_span!("invocation", cold_start, model, model_version);
     let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin());
-    let (handled, observed) = handle_observed(app, event.payload.get(), &deadline)
+    let trace = event.context.xray_trace_id.as_deref();
+    let (handled, observed) = handle_observed(app, event.payload.get(), &deadline, trace)
         .instrument(span.clone())
         .await?;
     let summary = handled.summary();
@@ -110,15 +111,17 @@ pub async fn handle_lambda(
 /// Runs one event through decode, prediction, the sink and the dead-letter path. Retries stop
 /// at `deadline`; whatever is not written by then is reported, not dropped.
 pub async fn handle(app: &App, event: &str, deadline: &Deadline) -> Result<Handled, HandlerError> {
-    Ok(handle_observed(app, event, deadline).await?.0)
+    Ok(handle_observed(app, event, deadline, None).await?.0)
 }
 
 /// [`handle`], and what it observed on the way: each stage's time, the oldest record's age and
-/// the sinks' retries, for the metrics document.
+/// the sinks' retries, for the metrics document. `trace` is the invocation's X-Ray trace header,
+/// carried on every message and item written.
 pub async fn handle_observed(
     app: &App,
     event: &str,
     deadline: &Deadline,
+    trace: Option<&str>,
 ) -> Result<(Handled, Observed), HandlerError> {
     let now = SystemTime::now();
     let mut clock = Instant::now();
@@ -136,25 +139,21 @@ pub async fn handle_observed(
     let scored = pipeline::score(batch, app.spec(), app.model());
     let predict = lap();
     let mut ledger = Ledger::new(scored.source, scored.records.iter().map(|r| &r.meta));
+    let shared = Shared {
+        source: scored.source,
+        deadline,
+        trace,
+    };
     let (rejected, sink_tally) = tallied(
-        write(app, scored.source, &scored.records, &mut ledger, deadline)
+        write(app, shared, &scored.records, &mut ledger)
             .instrument(tracing::info_span!("sink", records = scored.records.len())),
     )
     .await;
     let sink = lap();
     let span = tracing::info_span!("dead_letter", records = rejected.len());
-    let ((), dead_letter_tally) = tallied(
-        dead_letter(
-            app,
-            scored.source,
-            &scored.records,
-            rejected,
-            &mut ledger,
-            deadline,
-        )
-        .instrument(span),
-    )
-    .await;
+    let ((), dead_letter_tally) =
+        tallied(dead_letter(app, shared, &scored.records, rejected, &mut ledger).instrument(span))
+            .await;
     let dead_letter = lap();
     let observed = Observed {
         stages: Stages {
@@ -215,13 +214,26 @@ fn oldest<'m>(metas: impl Iterator<Item = &'m Meta<'m>>, now: SystemTime) -> Opt
 
 /// Writes every predicted record and settles the skipped ones. Returns the records to
 /// dead-letter: those rejected by the pipeline, and those the sink refused for good.
+/// What every write of one invocation shares.
+#[derive(Clone, Copy)]
+struct Shared<'i> {
+    source: Source,
+    deadline: &'i Deadline,
+    /// The invocation's X-Ray trace header, put on every message and item.
+    trace: Option<&'i str>,
+}
+
 async fn write(
     app: &App,
-    source: Source,
+    shared: Shared<'_>,
     records: &[Scored<'_>],
     ledger: &mut Ledger,
-    deadline: &Deadline,
 ) -> Vec<(usize, Reason, String)> {
+    let Shared {
+        source,
+        deadline,
+        trace,
+    } = shared;
     let model = ModelRef {
         name: app.model().name(),
         version: app.model().version(),
@@ -277,6 +289,7 @@ async fn write(
             partition_key: record.meta.partition_key.as_deref(),
             source_arn: record.meta.source_arn.as_deref(),
             event_time: record.meta.event_time,
+            trace_header: trace,
         });
     }
     let results = app.sink().write(&predictions, deadline).await;
@@ -299,17 +312,17 @@ async fn write(
 /// unless it is too large for any dead-letter message: then it is dropped (logged, not retried).
 async fn dead_letter(
     app: &App,
-    source: Source,
+    shared: Shared<'_>,
     records: &[Scored<'_>],
     rejected: Vec<(usize, Reason, String)>,
     ledger: &mut Ledger,
-    deadline: &Deadline,
 ) {
     let rejections: Vec<Rejection<'_>> = rejected
         .iter()
-        .map(|(index, reason, message)| {
-            rejection(
-                source,
+        .map(|(index, reason, message)| Rejection {
+            trace_header: shared.trace,
+            ..rejection(
+                shared.source,
                 ledger.id(*index),
                 &records[*index].meta,
                 *reason,
@@ -317,7 +330,7 @@ async fn dead_letter(
             )
         })
         .collect();
-    let sent = app.dead_letter().send(&rejections, deadline).await;
+    let sent = app.dead_letter().send(&rejections, shared.deadline).await;
     drop(rejections);
     log_failures("dead-letter", &app.dead_letter().describe(), sent.iter());
     for ((index, reason, _), result) in rejected.into_iter().zip(sent) {
@@ -377,5 +390,6 @@ fn rejection<'a>(
         payload,
         payload_encoding,
         payload_truncated: false,
+        trace_header: None,
     }
 }

@@ -276,7 +276,6 @@ mod tests {
                 sink_throttles: 1,
                 ..Observed::default()
             },
-            ..Invocation::default()
         };
         let doc: Value = serde_json::from_str(&metrics.document(&handled(), &run, 1_700)).unwrap();
         let aws = &doc["_aws"];

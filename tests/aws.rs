@@ -449,3 +449,25 @@ async fn an_unreachable_sink_reports_every_predicted_record() {
         "rejections still go to the (log) dead-letter path"
     );
 }
+
+/// The invocation's X-Ray trace header is a `trace_id` attribute on every DynamoDB item, so a
+/// record's trace can be followed to its prediction. (The SQS `AWSTraceHeader`, which moto drops
+/// from batches, is checked on the SDK's request in tests/faults.rs.)
+#[tokio::test]
+async fn the_trace_header_is_carried_to_items() {
+    let Some(aws) = local_aws("trace header").await else {
+        return;
+    };
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let event = sample("kinesis-mixed.json");
+    let table = create_table(&aws, "pk").await;
+    let to_table = app(&aws, &[("SINK", "dynamodb"), ("OUTPUT_TABLE", &table)]);
+    let (handled, _) =
+        stream_infer::handle_observed(&to_table, &event, &Deadline::none(), Some(trace))
+            .await
+            .unwrap();
+    let items = scan(&aws, &table).await;
+    assert_eq!(items.len(), handled.summary().predicted);
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|item| text(item, "trace_id") == trace));
+}

@@ -56,7 +56,7 @@ fn invoke_prints_predictions_then_the_lambda_response() {
     let (summary, rejections) = stderr.split_last().unwrap();
     assert_eq!(
         summary,
-        &serde_json::json!({"summary": {"in": 13, "predicted": 2, "rejected": 11, "skipped": 0, "failed": 0}})
+        &serde_json::json!({"summary": {"in": 13, "predicted": 2, "rejected": 11, "skipped": 0, "failed": 0, "dropped": 0}})
     );
     assert_eq!(rejections.len(), 11);
     let not_base64 = &rejections[0];
@@ -81,7 +81,7 @@ fn invoke_reads_dynamodb_and_counts_skipped_removes() {
     let stderr = json_lines(&out.stderr);
     assert_eq!(
         stderr.last().unwrap()["summary"],
-        serde_json::json!({"in": 12, "predicted": 2, "rejected": 9, "skipped": 1, "failed": 0})
+        serde_json::json!({"in": 12, "predicted": 2, "rejected": 9, "skipped": 1, "failed": 0, "dropped": 0})
     );
     let stdout = json_lines(&out.stdout);
     assert_eq!(stdout[0]["source"], "dynamodb");

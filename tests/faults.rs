@@ -404,3 +404,46 @@ async fn ten_thousand_predictions_take_exactly_the_minimum_number_of_requests() 
     );
     assert_eq!(queue.num_calls(), 10_000_usize.div_ceil(10));
 }
+
+/// Every prediction and dead-letter message carries the invocation's X-Ray trace header as its
+/// `AWSTraceHeader` system attribute. (moto drops system attributes sent in a batch, so the SDK's
+/// own request is inspected here; tests/aws.rs checks the DynamoDB `trace_id` against moto.)
+#[tokio::test]
+async fn the_trace_header_rides_on_every_sqs_message() {
+    use aws_sdk_sqs::types::MessageSystemAttributeNameForSends;
+
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+    let headers = Arc::new(std::sync::Mutex::new(Vec::<(String, Option<String>)>::new()));
+    let seen = headers.clone();
+    let rule = mock!(aws_sdk_sqs::Client::send_message_batch).then_compute_output(move |r| {
+        for entry in r.entries() {
+            let header = entry
+                .message_system_attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeNameForSends::AwsTraceHeader))
+                .and_then(|v| v.string_value())
+                .map(str::to_owned);
+            let queue = r.queue_url().unwrap_or_default().to_owned();
+            seen.lock().unwrap().push((queue, header));
+        }
+        ok_batch(r.entries().iter().map(|e| e.id().to_owned()))
+    });
+    let client = sqs(&[&rule]);
+    let app = app(
+        Sink::Sqs(SqsQueue::new(client.clone(), OUT.into(), delivery(2))),
+        DeadLetter::Sqs(SqsQueue::new(client, DLQ.into(), delivery(2))),
+    );
+    let event = std::fs::read_to_string(root().join("events/kinesis-mixed.json")).unwrap();
+    let (handled, _) = stream_infer::handle_observed(&app, &event, &Deadline::none(), Some(trace))
+        .await
+        .unwrap();
+    let summary = handled.summary();
+    let headers = headers.lock().unwrap();
+    let on = |queue: &str| headers.iter().filter(|(q, _)| q == queue).count();
+    assert_eq!(on(OUT), summary.predicted);
+    assert_eq!(on(DLQ), summary.rejected);
+    assert!(summary.predicted > 0 && summary.rejected > 0, "{summary:?}");
+    assert!(
+        headers.iter().all(|(_, h)| h.as_deref() == Some(trace)),
+        "{headers:?}"
+    );
+}

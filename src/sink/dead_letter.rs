@@ -48,6 +48,9 @@ pub struct Rejection<'a> {
     /// Set when the payload was cut to fit a queue message.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub payload_truncated: bool,
+    /// The invocation's X-Ray trace header, sent as the message's `AWSTraceHeader`.
+    #[serde(skip)]
+    pub trace_header: Option<&'a str>,
 }
 
 impl<'a> Rejection<'a> {
@@ -240,6 +243,7 @@ async fn send(
                         body,
                         group: fifo_id(rejection.partition_key.unwrap_or(rejection.id)),
                         dedup: rejection.dedup_id(nonce),
+                        trace_header: rejection.trace_header.map(str::to_owned),
                     });
                 }
                 None => results[index] = Some(Ok(log_dropped(rejection, limit, None))),
@@ -329,6 +333,7 @@ mod tests {
             payload: payload.map(str::to_owned),
             payload_encoding: payload.map(|_| PayloadEncoding::Utf8),
             payload_truncated: false,
+            trace_header: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub const ITEM_ATTRIBUTES: &[&str] = &[
     "source_arn",
     "event_time",
     "processed_at",
+    "trace_id",
 ];
 
 /// Where and how predictions are written to a DynamoDB table.
@@ -67,6 +68,9 @@ struct OutputItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     event_time: Option<f64>,
     processed_at: &'a str,
+    /// The invocation's X-Ray trace header, so a record's trace can be followed to its item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
     #[serde(flatten)]
     ttl: BTreeMap<&'a str, u64>,
 }
@@ -178,6 +182,7 @@ impl DynamoDbSink {
             source_arn: prediction.source_arn,
             event_time: prediction.event_time,
             processed_at,
+            trace_id: prediction.trace_header,
             ttl: expires.into_iter().collect(),
         };
         let item: Item = serde_dynamo::to_item(&item).map_err(|e| {
@@ -318,6 +323,7 @@ mod tests {
             partition_key: Some("p"),
             source_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/s"),
             event_time: Some(1.5),
+            trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
         };
         let item = OutputItem {
             key: BTreeMap::from([("pk", "patient-1")]),
@@ -333,6 +339,7 @@ mod tests {
             source_arn: prediction.source_arn,
             event_time: prediction.event_time,
             processed_at: "2026-01-01T00:00:00.000Z",
+            trace_id: prediction.trace_header,
             ttl: BTreeMap::from([("expires_at", 1)]),
         };
         let item: Item = serde_dynamo::to_item(&item).unwrap();

@@ -57,6 +57,10 @@ pub struct Prediction<'a> {
     /// Arrival or creation time of the record, in seconds since the epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_time: Option<f64>,
+    /// The invocation's X-Ray trace header: an SQS message's `AWSTraceHeader`, a DynamoDB
+    /// item's `trace_id`. Not part of the prediction's JSON.
+    #[serde(skip)]
+    pub trace_header: Option<&'a str>,
 }
 
 /// What the model answered: a number (JSON number, DynamoDB `N`) or a class label as trained
@@ -217,5 +221,6 @@ fn message(prediction: &Prediction<'_>, nonce: u128) -> sqs::Message {
         body: sqs::sqs_safe(body),
         group: sqs::fifo_id(group),
         dedup,
+        trace_header: prediction.trace_header.map(str::to_owned),
     }
 }

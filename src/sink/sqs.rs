@@ -7,7 +7,10 @@
 //! never fails the others.
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
 use futures_util::stream::{self, StreamExt};
 
 use super::retry::{Attempt, Deadline, with_retries};
@@ -34,6 +37,9 @@ pub struct Message {
     pub group: String,
     /// FIFO only: a redelivery of the same record within five minutes is dropped by SQS.
     pub dedup: String,
+    /// The invocation's X-Ray trace header, sent as the `AWSTraceHeader` system attribute (which
+    /// does not count toward the message's size).
+    pub trace_header: Option<String>,
 }
 
 /// A queue and the client that writes to it.
@@ -194,6 +200,17 @@ impl SqsQueue {
                         entry = entry
                             .message_group_id(&message.group)
                             .message_deduplication_id(&message.dedup);
+                    }
+                    if let Some(trace) = message.trace_header.as_deref() {
+                        match trace_attribute(trace) {
+                            Ok(attribute) => {
+                                entry = entry.message_system_attributes(
+                                    MessageSystemAttributeNameForSends::AwsTraceHeader,
+                                    attribute,
+                                );
+                            }
+                            Err(error) => return Attempt::all(&pending, error),
+                        }
                     }
                     match entry.build() {
                         Ok(entry) => entries.push(entry),
@@ -364,12 +381,22 @@ where
     }
 }
 
+/// The `AWSTraceHeader` message system attribute, which links the message to the trace.
+fn trace_attribute(trace: &str) -> Result<MessageSystemAttributeValue, SinkError> {
+    MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(trace)
+        .build()
+        .map_err(|e| SinkError::permanent(None, format!("cannot build AWSTraceHeader: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn message(bytes: usize) -> Message {
         Message {
+            trace_header: None,
             body: "x".repeat(bytes),
             group: "g".into(),
             dedup: "d".into(),
