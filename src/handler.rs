@@ -62,18 +62,47 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// The Lambda entry point: the event arrives as raw JSON so one bad record cannot fail its parse.
-/// Logs the batch's summary and emits its metrics document (`METRICS`).
+/// Logs the batch's summary and prints its metrics document on stdout (`METRICS`).
 pub async fn handle_lambda(
     app: &App,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<StreamResponse, HandlerError> {
+    let context = &event.context;
+    let deadline = Deadline::from_epoch_millis(context.deadline, app.deadline_margin());
+    let invocation = Call {
+        request_id: &context.request_id,
+        trace: context.xray_trace_id.as_deref(),
+        deadline: &deadline,
+    };
+    let (handled, document) = handle_reported(app, event.payload.get(), invocation).await?;
+    if let Some(document) = document {
+        crate::metrics::print(&document);
+    }
+    Ok(handled.response)
+}
+
+/// Who is calling and by when: Lambda's context of one invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'c> {
+    pub request_id: &'c str,
+    /// The X-Ray trace header, when tracing is on.
+    pub trace: Option<&'c str>,
+    pub deadline: &'c Deadline,
+}
+
+/// Everything one Lambda invocation does with its event: [`handle_observed`] inside a span
+/// carrying `cold_start`, `model` and `model_version`, the `batch done` log line, and the
+/// invocation's metrics document (when `METRICS` is on), returned for the caller to print.
+pub async fn handle_reported(
+    app: &App,
+    event: &str,
+    call: Call<'_>,
+) -> Result<(Handled, Option<String>), HandlerError> {
     let started = Instant::now();
     let (cold_start, model_load) = app.take_cold_start();
     let (model, model_version) = (app.model().name(), app.model().version());
     let span = tracing::info_span!("invocation", cold_start, model, model_version);
-    let deadline = Deadline::from_epoch_millis(event.context.deadline, app.deadline_margin());
-    let trace = event.context.xray_trace_id.as_deref();
-    let (handled, observed) = handle_observed(app, event.payload.get(), &deadline, trace)
+    let (handled, observed) = handle_observed(app, event, call.deadline, call.trace)
         .instrument(span.clone())
         .await?;
     let summary = handled.summary();
@@ -89,23 +118,20 @@ pub async fn handle_lambda(
             "batch done"
         )
     });
-    if let Some(metrics) = app.metrics() {
-        let context = &event.context;
-        metrics.emit(
-            &handled,
-            &Invocation {
-                request_id: &context.request_id,
-                trace_id: context.xray_trace_id.as_deref(),
-                model,
-                model_version,
-                observed,
-                handler: started.elapsed(),
-                cold_start,
-                model_load,
-            },
-        );
-    }
-    Ok(handled.response)
+    let document = app.metrics().map(|metrics| {
+        let invocation = Invocation {
+            request_id: call.request_id,
+            trace_id: call.trace,
+            model,
+            model_version,
+            observed,
+            handler: started.elapsed(),
+            cold_start,
+            model_load,
+        };
+        metrics.document(&handled, &invocation, crate::metrics::now_ms())
+    });
+    Ok((handled, document))
 }
 
 /// Runs one event through decode, prediction, the sink and the dead-letter path. Retries stop

@@ -60,7 +60,7 @@ pub use app::{App, InitError};
 pub use aws_error::describe as describe_aws_error;
 pub use config::{Config, ConfigError, SinkConfig};
 pub use features::FeatureSpec;
-pub use handler::{HandlerError, handle, handle_lambda, handle_observed};
+pub use handler::{Call, HandlerError, handle, handle_lambda, handle_observed, handle_reported};
 pub use ledger::{Entry, Handled, Outcome, StreamResponse, Summary};
 pub use metrics::{Invocation, Metrics, Observed, Stages};
 pub use model::{Model, ModelError, ModelSource};

@@ -186,19 +186,25 @@ impl Metrics {
         );
         Value::Object(doc).to_string()
     }
+}
 
-    /// Prints one invocation's document on stdout. A failed write (a closed or full stdout)
-    /// loses the metrics, never the batch: it is logged and the invocation goes on.
-    pub fn emit(&self, handled: &Handled, run: &Invocation<'_>) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let mut line = self.document(handled, run, now);
-        line.push('\n');
-        if let Err(error) = std::io::stdout().lock().write_all(line.as_bytes()) {
-            tracing::warn!(%error, "could not write the metrics document to stdout");
-        }
+/// Prints a metrics document on stdout as one line. A failed write (a closed or full stdout)
+/// loses the metrics, never the batch: it is logged and the invocation goes on.
+pub fn print(document: &str) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(document.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not write the metrics document to stdout");
     }
+}
+
+/// Now, in milliseconds since the epoch: a document's `_aws.Timestamp`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The metric counting dead-lettered records of one reason: `Rejected.<code>`.

@@ -143,6 +143,11 @@ pub(super) fn syntax_error(
 ) -> DecodeError {
     let detail = e.to_string();
     let Some(feature) = feature else {
+        // Say what the bytes were ("binary data", "looks like gzip"), keeping the position.
+        let detail = match crate::source::describe(text) {
+            Some(what) => format!("{what}: {detail}"),
+            None => detail,
+        };
         return DecodeError::NotJson { detail };
     };
     let token = value_token_at(text, e.line(), e.column());
@@ -336,5 +341,19 @@ mod tests {
         let e = json(&s, &format!(r#"{{"age":1{digits}e400,"bmi":1}}"#)).unwrap_err();
         assert_eq!(e.code(), "feature_out_of_range");
         assert!(e.to_string().len() < 1200);
+    }
+
+    #[test]
+    fn json_syntax_errors_say_what_the_bytes_were_and_where() {
+        let s = spec(None);
+        let mut row = vec![0.0; 2];
+        let bytes = b"{\"age\":1,\"bmi\":2,\x00\xff}";
+        let e = s.extract(Payload::Json(bytes), &mut row).unwrap_err();
+        assert_eq!(e.code(), "not_json");
+        let message = e.to_string();
+        assert!(message.contains("binary data"), "{message}");
+        assert!(message.contains("line 1 column"), "{message}");
+        let e = json(&s, r#"{"age":1,"bmi":2,}"#).unwrap_err();
+        assert!(!e.to_string().contains("binary"), "{e}");
     }
 }

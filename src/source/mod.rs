@@ -21,7 +21,6 @@ use crate::reason::Reason;
 
 // For the `not_json` message built in `features` (`describe(bytes)` says "binary data", "looks
 // like gzip", ...); allowed unused until that caller is wired.
-#[allow(unused_imports)]
 pub(crate) use payload::describe;
 pub use payload::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeLimits};
 

@@ -12,8 +12,10 @@
 //!   For a typed model it is the batch's real transformed features (a CSR matrix when the model
 //!   reads text, whose cost depends on its nonzeros), built off the clock by [`reference_rows`].
 //! - `features = score - predict`: reading the payloads and the transforms.
-//! - `total`: the whole handler, with the sink writing JSON lines to nowhere;
-//!   `respond = total - decode - score` is the prediction lines, the ledger and the response.
+//! - `total`: the whole handler as the Lambda runs it (`handle_reported`), with the sink writing
+//!   JSON lines to nowhere; `respond = total - decode - score` is the prediction lines, the
+//!   ledger and the response, and with `--metrics` the spans, the `batch done` line and the
+//!   EMF document.
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use stream_infer::model::{Features, Model, Program, Typed, Value};
-use stream_infer::{App, Deadline, EventError, HandlerError, RecordError, Verdict};
+use stream_infer::{App, Call, Deadline, EventError, HandlerError, RecordError, Verdict};
 
 /// Medians over `runs` runs of one event, in nanoseconds (see the module docs for each stage).
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +160,12 @@ pub fn time_event(app: &App, event: &str, runs: usize) -> Result<Timing, BenchEr
         predict.push(start.elapsed());
 
         let start = Instant::now();
-        let handled = runtime.block_on(stream_infer::handle(app, event, &Deadline::none()))?;
+        let call = Call {
+            request_id: "bench",
+            trace: None,
+            deadline: &Deadline::none(),
+        };
+        let handled = runtime.block_on(stream_infer::handle_reported(app, event, call))?;
         total.push(start.elapsed());
         std::hint::black_box(handled);
     }

@@ -21,12 +21,25 @@ pub struct BenchArgs {
     /// every line as `model_load_ns`.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Time the handler as the Lambda runs it, with observability on: the invocation's spans and
+    /// `batch done` line through a JSON log subscriber at INFO, and its EMF metrics document
+    /// built (both written nowhere). Without it, metrics are off and no subscriber is installed.
+    #[arg(long)]
+    metrics: bool,
 }
 
 /// Times every event on the default configuration with a sink that writes nowhere.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    // The default configuration: features at the top level, key `id`.
-    let config = Config::from_lookup(|_| None)?;
+    // The default configuration: features at the top level, key `id`; metrics as asked.
+    let metrics = if args.metrics { "on" } else { "off" };
+    let config = Config::from_lookup(|name| (name == "METRICS").then(|| metrics.to_owned()))?;
+    if args.metrics {
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+    }
     let (model, load_ns) = match &args.model {
         None => (Model::embedded(), None),
         Some(path) => {
@@ -43,6 +56,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("event file {}", path.display()))?;
         let mut line = serde_json::to_value(&timing)?;
         line["event"] = path.display().to_string().into();
+        line["metrics"] = args.metrics.into();
         if let Some(ns) = load_ns {
             line["model_load_ns"] = ns.into();
         }
