@@ -158,7 +158,7 @@ fn fuzz(target: Target) {
         } else {
             &seeds[rng.usize(..seeds.len())]
         };
-        let input = mutate::mutate(&mut rng, base, &seeds, target == Target::Event);
+        let input = mutate::mutate(&mut rng, base, &seeds, target);
         let setup = rng.usize(..harness.setups());
         watchdog.begin(&input);
         let result = harness.run(target, &input, Some(setup));
@@ -186,6 +186,7 @@ fn fuzz(target: Target) {
         seeds.len(),
         failures.len()
     );
+    eprintln!("fuzz [{}] reached: {}", target.name(), harness.stats());
     assert!(
         failures.is_empty(),
         "fuzz [{}] found {} failing input(s) (seed {seed}):\n{}",

@@ -4,6 +4,8 @@
 use base64::Engine;
 use fastrand::Rng;
 
+use super::target::Target;
+
 /// Tokens that tend to break decoders: extreme numbers, wrong types, escapes, empty containers.
 const TOKENS: &[&str] = &[
     "0",
@@ -63,27 +65,50 @@ const BYTES: &[u8] = &[
     0xc2, b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'-', b'e', b'.', b' ',
 ];
 
-/// One to four stacked mutations of `input`; `others` are corpus entries to splice with.
-/// `payloads` also rewrites the base64 `data` of Kinesis records with payload mutations.
-pub fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>], payloads: bool) -> Vec<u8> {
+/// One to four stacked mutations of `input` for `target`; `others` are corpus entries to splice
+/// with. Most byte-level damage to an event or an artifact only makes it invalid JSON as a
+/// whole, which is one boring path; so events mostly mutate a record's payload inside its base64
+/// `data`, and artifacts mostly swap JSON tokens, which keeps them parseable.
+pub fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>], target: Target) -> Vec<u8> {
     let mut out = input.to_vec();
-    for _ in 0..rng.usize(1..=4) {
-        out = match rng.u8(0..16) {
-            0 | 1 => flip_bit(rng, out),
-            2 => set_byte(rng, out),
-            3 => delete(rng, out),
-            4 => duplicate(rng, out),
-            5 => insert_random(rng, out),
-            6 => truncate(rng, out),
-            7 => splice(rng, out, others),
-            8..=10 => swap_token(rng, out),
-            11 => duplicate_member(rng, out),
-            12 | 13 if payloads => mutate_kinesis_data(rng, out, others),
-            12 | 13 => swap_token(rng, out),
-            _ => wrap(rng, out),
+    let stacked = match target {
+        Target::Payload => rng.usize(1..=4),
+        Target::Event | Target::Model => rng.usize(1..=2),
+    };
+    for _ in 0..stacked {
+        let roll = rng.u8(0..100);
+        out = match target {
+            Target::Event if roll < 50 => mutate_kinesis_data(rng, out, others),
+            Target::Model if roll < 50 => swap_number(rng, out),
+            Target::Event | Target::Model if roll < 80 => json(rng, out),
+            Target::Payload if roll < 40 => json(rng, out),
+            Target::Payload if roll < 50 => wrap(rng, out),
+            _ => bytes(rng, out, others),
         };
     }
     out
+}
+
+/// A mutation that knows JSON: a token swapped, or an object member repeated.
+fn json(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
+    if rng.u8(0..4) == 0 {
+        duplicate_member(rng, out)
+    } else {
+        swap_token(rng, out)
+    }
+}
+
+/// A mutation that knows nothing of the format.
+fn bytes(rng: &mut Rng, out: Vec<u8>, others: &[Vec<u8>]) -> Vec<u8> {
+    match rng.u8(0..8) {
+        0 | 1 => flip_bit(rng, out),
+        2 => set_byte(rng, out),
+        3 => delete(rng, out),
+        4 => duplicate(rng, out),
+        5 => insert_random(rng, out),
+        6 => truncate(rng, out),
+        _ => splice(rng, out, others),
+    }
 }
 
 fn flip_bit(rng: &mut Rng, mut out: Vec<u8>) -> Vec<u8> {
@@ -196,6 +221,43 @@ fn swap_token(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
     result
 }
 
+/// Numbers that stress a model: zero, signs, the edges of `f64`, integers past 2^53.
+const NUMBERS: &[&str] = &[
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "0.5",
+    "2",
+    "1e16",
+    "9007199254740993",
+    "1e300",
+    "-1e300",
+    "1e308",
+    "-1e308",
+    "1e-308",
+    "5e-324",
+    "4294967296",
+    "-4294967297",
+    "1e19",
+    "18446744073709551616",
+];
+
+/// Replaces one number with another, so that a model artifact keeps its shape and types and
+/// reaches the checks behind parsing.
+fn swap_number(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
+    let numbers: Vec<(usize, usize)> = tokens(&out)
+        .into_iter()
+        .filter(|&(s, _)| out[s] == b'-' || out[s].is_ascii_digit())
+        .collect();
+    if numbers.is_empty() {
+        return out;
+    }
+    let (start, end) = numbers[rng.usize(..numbers.len())];
+    let number = NUMBERS[rng.usize(..NUMBERS.len())];
+    [&out[..start], number.as_bytes(), &out[end..]].concat()
+}
+
 /// Repeats a `"key": value` member right after itself, so that objects get duplicate keys.
 fn duplicate_member(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
     let found = tokens(&out);
@@ -268,7 +330,8 @@ fn mutate_kinesis_data(rng: &mut Rng, out: Vec<u8>, others: &[Vec<u8>]) -> Vec<u
     let Ok(payload) = engine.decode(&out[open + 1..close]) else {
         return out;
     };
-    let mutated = mutate(rng, &payload, others, false);
+    // Payload mutations, spliced with payloads rather than with whole events.
+    let mutated = mutate(rng, &payload, &[], Target::Payload);
     let mut result = out[..open + 1].to_vec();
     result.extend_from_slice(engine.encode(mutated).as_bytes());
     result.extend_from_slice(&out[close..]);

@@ -6,6 +6,8 @@
 //! accept everything, so no record may end failed: a failure here is a record that Lambda would
 //! retry for ever.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -116,6 +118,9 @@ pub struct Harness {
     capture: Capture,
     dead_letter: SqsQueue,
     apps: Vec<(&'static str, App)>,
+    /// What the inputs reached: outcomes, reason codes, models loaded. A coverage-free fuzzer's
+    /// only view of how deep its mutants go.
+    stats: RefCell<BTreeMap<String, u64>>,
 }
 
 impl Harness {
@@ -131,6 +136,7 @@ impl Harness {
             capture,
             dead_letter,
             apps: Vec::new(),
+            stats: RefCell::default(),
         };
         for &(name, vars) in SETUPS {
             let config = Config::from_lookup(|var| {
@@ -147,6 +153,22 @@ impl Harness {
             harness.apps.push((name, app));
         }
         harness
+    }
+
+    fn count(&self, what: impl Into<String>) {
+        *self.stats.borrow_mut().entry(what.into()).or_default() += 1;
+    }
+
+    /// The counts so far, most frequent first, as one line.
+    pub fn stats(&self) -> String {
+        let stats = self.stats.borrow();
+        let mut counts: Vec<(&String, &u64)> = stats.iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How many configurations an event runs under.
@@ -201,7 +223,11 @@ impl Harness {
             Model::from_json(&text, "fuzz").ok()
         })?);
         models.push(guard("rehashed model", || rehashed(&text))?);
-        for model in models.into_iter().flatten() {
+        for (model, how) in models.into_iter().zip(["loaded", "loaded after rehash"]) {
+            let Some(model) = model else {
+                continue;
+            };
+            self.count(how);
             guard("Model::describe", || {
                 let _ = model.describe();
             })?;
@@ -236,12 +262,22 @@ impl Harness {
                 )));
             }
             Err(error) if must_decode => {
+                self.count("event error");
                 return Err(Violation(format!(
                     "a well-formed one-record event failed as a whole: {error}"
                 )));
             }
-            Err(_) => return Ok(()),
+            Err(_) => {
+                self.count("event error");
+                return Ok(());
+            }
         };
+        for entry in &handled.entries {
+            match entry.reason {
+                Some(reason) => self.count(reason.as_str()),
+                None => self.count(format!("{:?}", entry.outcome).to_lowercase()),
+            }
+        }
 
         let records = records_in(event);
         if let Some(n) = records
