@@ -59,7 +59,11 @@ fn every_invocation_emits_emf_that_equals_its_ledger() {
     let cargo_lambda = cargo_lambda().expect("cargo-lambda is missing: run scripts/setup");
     let output = std::env::temp_dir().join(format!("{}.log", unique("emf")));
     let namespace = unique("Ns");
-    let env = vec![format!("METRICS_NAMESPACE={namespace}")];
+    let env = vec![
+        format!("METRICS_NAMESPACE={namespace}"),
+        // Lambda's JSON log format, as the template configures it.
+        "AWS_LAMBDA_LOG_FORMAT=JSON".to_owned(),
+    ];
     let (watch, port) = start_watch_logged(env, &output);
 
     // The samples this function serves as they are: the embedded model, no configuration.
@@ -139,6 +143,31 @@ fn every_invocation_emits_emf_that_equals_its_ledger() {
         assert!(doc["HandlerMs"].as_f64().unwrap() > 0.0);
         assert!(doc["ModelVersion"].is_string());
     }
+
+    // Every handler log line carries the request id (the runtime's span) and the invocation's
+    // cold_start, model and version (our span).
+    let done: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+        .filter(|line| line["fields"]["message"] == "batch done")
+        .collect();
+    assert_eq!(
+        done.len(),
+        files.len(),
+        "one `batch done` line per invocation:\n{text}"
+    );
+    for (i, line) in done.iter().enumerate() {
+        let spans = line["spans"].as_array().expect("the line lists its spans");
+        let field = |name: &str| spans.iter().find_map(|span| span.get(name)).cloned();
+        assert!(
+            field("requestId").is_some_and(|id| id.is_string()),
+            "{line}"
+        );
+        assert_eq!(field("cold_start"), Some(Value::Bool(i == 0)), "{line}");
+        assert_eq!(field("model"), Some(Value::from("diabetes")), "{line}");
+        assert!(field("model_version").is_some(), "{line}");
+        assert_eq!(line["level"], "INFO");
+    }
     let _ = std::fs::remove_file(&output);
 }
 
@@ -172,7 +201,11 @@ async fn a_missing_table_is_one_warn_line_naming_the_error_and_the_table() {
     let line: Value = serde_json::from_str(lines[0]).expect("the CLI logs JSON lines");
     assert_eq!(line["level"], "WARN", "{line}");
     assert_eq!(line["error_code"], "ResourceNotFoundException", "{line}");
-    assert_eq!(line["destination"], format!("dynamodb table {table}"), "{line}");
+    assert_eq!(
+        line["destination"],
+        format!("dynamodb table {table}"),
+        "{line}"
+    );
     assert_eq!(line["records"], 100, "{line}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
