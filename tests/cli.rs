@@ -193,3 +193,39 @@ fn retraining_the_bundled_model_gives_the_same_coefficients() {
     assert!(a.status.success() && b.status.success());
     assert_eq!(a.stdout, b.stdout);
 }
+
+#[test]
+fn invoke_metrics_prints_the_emf_document_on_stderr_and_leaves_stdout_alone() {
+    let plain = stream_infer(&["invoke", "events/kinesis-mixed.json"], &[]);
+    let out = stream_infer(
+        &["invoke", "--metrics", "events/kinesis-mixed.json"],
+        &[("METRICS_NAMESPACE", "CliTest")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout, plain.stdout,
+        "stdout stays predictions and the response"
+    );
+    let stderr = json_lines(&out.stderr);
+    let (document, rest) = stderr.split_last().unwrap();
+    let summary = &rest.last().unwrap()["summary"];
+    let directive = &document["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "CliTest");
+    assert_eq!(document["Records"], summary["in"]);
+    assert_eq!(document["Predicted"], summary["predicted"]);
+    assert_eq!(document["Rejected"], summary["rejected"]);
+    assert_eq!(document["Rejected.not_base64"], 1);
+    assert_eq!(document["ColdStart"], 1);
+    assert!(document["ModelLoadMs"].is_number());
+
+    let off = stream_infer(
+        &["invoke", "--metrics", "events/kinesis.json"],
+        &[("METRICS", "off")],
+    );
+    assert!(!off.status.success());
+    assert!(String::from_utf8_lossy(&off.stderr).contains("METRICS=off"));
+}
