@@ -78,7 +78,7 @@ pub fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>], target: Target) -
     for _ in 0..stacked {
         let roll = rng.u8(0..100);
         out = match target {
-            Target::Event if roll < 50 => mutate_kinesis_data(rng, out, others),
+            Target::Event if roll < 50 => mutate_kinesis_data(rng, out),
             Target::Model if roll < 50 => swap_number(rng, out),
             Target::Event | Target::Model if roll < 80 => json(rng, out),
             Target::Payload if roll < 40 => json(rng, out),
@@ -300,7 +300,7 @@ fn duplicate_member(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
 }
 
 /// Decodes one Kinesis `"data"` value, mutates it as a payload, and writes it back as base64.
-fn mutate_kinesis_data(rng: &mut Rng, out: Vec<u8>, others: &[Vec<u8>]) -> Vec<u8> {
+fn mutate_kinesis_data(rng: &mut Rng, out: Vec<u8>) -> Vec<u8> {
     let key = b"\"data\"";
     let starts: Vec<usize> = out
         .windows(key.len())
