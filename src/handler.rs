@@ -156,7 +156,7 @@ pub async fn handle_observed(
         clock = Instant::now();
         elapsed
     };
-    let span = tracing::info_span!("decode", bytes = event.len(), records = Empty).entered();
+    let span = tracing::debug_span!("decode", bytes = event.len(), records = Empty).entered();
     let batch = source::decode_event_with(event, app.decode_limits())?;
     span.record("records", batch.records.len());
     drop(span);
@@ -172,11 +172,11 @@ pub async fn handle_observed(
     };
     let (rejected, sink_tally) = tallied(
         write(app, shared, &scored.records, &mut ledger)
-            .instrument(tracing::info_span!("sink", records = scored.records.len())),
+            .instrument(tracing::debug_span!("sink", records = scored.records.len())),
     )
     .await;
     let sink = lap();
-    let span = tracing::info_span!("dead_letter", records = rejected.len());
+    let span = tracing::debug_span!("dead_letter", records = rejected.len());
     let ((), dead_letter_tally) =
         tallied(dead_letter(app, shared, &scored.records, rejected, &mut ledger).instrument(span))
             .await;

@@ -7,13 +7,14 @@
 //! Written with serde rather than `metrics_cloudwatch_embedded`: that crate turns every label
 //! into a dimension of one set and keeps counters across flushes, while an alarm here needs a
 //! second, function-only dimension set and each document must hold exactly one invocation's
-//! ledger (see the README's "Operating it").
+//! ledger (see the README's "Operating it"). Rejected records are counted as one metric per
+//! reason code (`Rejected.<code>`) rather than under a `Reason` dimension: a dimension would need
+//! a document per reason, while per-code metrics keep one document per invocation.
 
 use std::collections::BTreeMap;
+use std::fmt::{Display, Write as _};
 use std::io::Write;
 use std::time::Duration;
-
-use serde_json::{Map, Value, json};
 
 use crate::ledger::{Handled, Outcome};
 use crate::reason::Reason;
@@ -87,7 +88,7 @@ const MILLISECONDS: [&str; 5] = [
 
 /// The dimension sets: the full one for dashboards, and the function alone for alarms, which
 /// cannot know the model's name when the template is deployed.
-const DIMENSIONS: [&[&str]; 2] = [&["FunctionName", "Source", "Model"], &["FunctionName"]];
+const DIMENSIONS: &str = r#"[["FunctionName","Source","Model"],["FunctionName"]]"#;
 
 impl Metrics {
     /// Metrics in `namespace` for the function named `function` (Lambda's
@@ -108,12 +109,12 @@ impl Metrics {
     pub fn document(&self, handled: &Handled, run: &Invocation<'_>, timestamp_ms: u64) -> String {
         let summary = handled.summary();
         let dead_lettered = count(handled, Outcome::DeadLettered);
-        let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_reason: BTreeMap<Reason, usize> = BTreeMap::new();
         for entry in &handled.entries {
             if let (Outcome::DeadLettered | Outcome::Dropped, Some(reason)) =
                 (entry.outcome, entry.reason)
             {
-                *by_reason.entry(reason_metric(reason)).or_default() += 1;
+                *by_reason.entry(reason).or_default() += 1;
             }
         }
         let counts = [
@@ -137,55 +138,56 @@ impl Metrics {
             run.handler,
         ];
 
-        let mut names: Vec<(&str, &str)> = Vec::new();
-        let mut doc = Map::new();
-        doc.insert("FunctionName".into(), json!(self.function));
-        doc.insert("Source".into(), json!(handled.source.as_str()));
-        doc.insert("Model".into(), json!(run.model));
-        doc.insert("ModelVersion".into(), json!(run.model_version));
-        doc.insert("RequestId".into(), json!(run.request_id));
-        if let Some(trace) = run.trace_id {
-            doc.insert("TraceId".into(), json!(trace));
-        }
+        // Written straight into two strings (the `Metrics` directive and the values), in one
+        // pass: this runs on every invocation. Names are ASCII constants or reason codes.
+        let (mut names, mut values) = (String::with_capacity(1024), String::with_capacity(768));
+        let mut metric = |name: &dyn Display, unit: &str, value: &dyn Display| {
+            if !names.is_empty() {
+                names.push(',');
+            }
+            let _ = write!(names, r#"{{"Name":"{name}","Unit":"{unit}"}}"#);
+            let _ = write!(values, r#","{name}":{value}"#);
+        };
         for (name, value) in COUNTS.iter().zip(counts) {
-            names.push((name, "Count"));
-            doc.insert((*name).into(), json!(value));
+            metric(name, "Count", &value);
         }
         for (name, value) in MILLISECONDS.iter().zip(times) {
-            names.push((name, "Milliseconds"));
-            doc.insert((*name).into(), json!(millis(value)));
+            metric(name, "Milliseconds", &millis(value));
         }
-        for (name, value) in &by_reason {
-            names.push((name, "Count"));
-            doc.insert(name.clone(), json!(value));
+        for (reason, value) in &by_reason {
+            metric(&format_args!("Rejected.{reason}"), "Count", value);
         }
-        names.push(("ColdStart", "Count"));
-        doc.insert("ColdStart".into(), json!(u8::from(run.cold_start)));
+        metric(&"ColdStart", "Count", &u8::from(run.cold_start));
         if let Some(age) = run.observed.record_age {
-            names.push(("RecordAgeMs", "Milliseconds"));
-            doc.insert("RecordAgeMs".into(), json!(millis(age)));
+            metric(&"RecordAgeMs", "Milliseconds", &millis(age));
         }
         if let Some(load) = run.model_load {
-            names.push(("ModelLoadMs", "Milliseconds"));
-            doc.insert("ModelLoadMs".into(), json!(millis(load)));
+            metric(&"ModelLoadMs", "Milliseconds", &millis(load));
         }
-        let metrics: Vec<Value> = names
-            .iter()
-            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
-            .collect();
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": DIMENSIONS,
-                    "Metrics": metrics,
-                }],
-            }),
+
+        let mut doc = String::with_capacity(names.len() + values.len() + 512);
+        let _ = write!(
+            doc,
+            r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":{},"Dimensions":{DIMENSIONS},"Metrics":[{names}]}}]}},"FunctionName":{},"Source":"{}","Model":{},"ModelVersion":{},"RequestId":{}"#,
+            quoted(&self.namespace),
+            quoted(&self.function),
+            handled.source.as_str(),
+            quoted(run.model),
+            quoted(run.model_version),
+            quoted(run.request_id),
         );
-        Value::Object(doc).to_string()
+        if let Some(trace) = run.trace_id {
+            let _ = write!(doc, r#","TraceId":{}"#, quoted(trace));
+        }
+        doc.push_str(&values);
+        doc.push('}');
+        doc
     }
+}
+
+/// `text` as a JSON string, quotes and escapes included.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
 }
 
 /// Prints a metrics document on stdout as one line. A failed write (a closed or full stdout)
@@ -207,14 +209,6 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The metric counting dead-lettered records of one reason: `Rejected.<code>`.
-///
-/// One metric per code rather than a `Reason` dimension: a dimension needs a document per
-/// reason, while per-code metrics keep one document per invocation and graph with a search.
-pub fn reason_metric(reason: Reason) -> String {
-    format!("Rejected.{reason}")
-}
-
 fn count(handled: &Handled, outcome: Outcome) -> usize {
     handled
         .entries
@@ -233,6 +227,7 @@ mod tests {
     use super::*;
     use crate::ledger::{Entry, StreamResponse};
     use crate::source::Source;
+    use serde_json::{Value, json};
 
     fn handled() -> Handled {
         let entry = |id: &str, outcome, reason| Entry {
@@ -255,23 +250,12 @@ mod tests {
     }
 
     #[test]
-    fn every_code_has_its_metric() {
-        for reason in [
-            Reason::NotJson,
-            Reason::SinkRejected,
-            Reason::DuplicateField,
-        ] {
-            assert_eq!(reason_metric(reason), format!("Rejected.{reason}"));
-        }
-    }
-
-    #[test]
     fn a_document_follows_the_emf_structure_and_counts_the_ledger() {
         let metrics = Metrics::new("StreamInfer", "fn-1");
         let run = Invocation {
             request_id: "req-1",
             trace_id: Some("Root=1-abc"),
-            model: "diabetes",
+            model: "dia\"betes",
             model_version: "sha256:1",
             handler: Duration::from_micros(1500),
             cold_start: true,
@@ -292,6 +276,7 @@ mod tests {
             directive["Dimensions"],
             json!([["FunctionName", "Source", "Model"], ["FunctionName"]])
         );
+        assert_eq!(doc["Model"], "dia\"betes", "escaped, and read back whole");
         for dimension in ["FunctionName", "Source", "Model"] {
             assert!(doc[dimension].is_string(), "{dimension}");
         }
@@ -322,6 +307,7 @@ mod tests {
         assert_eq!((n("ColdStart"), n("RecordAgeMs")), (1.0, 2000.0));
         assert_eq!((n("SinkRetries"), n("SinkThrottles")), (2.0, 1.0));
         assert_eq!(doc["ModelVersion"], "sha256:1");
+        assert_eq!(doc["TraceId"], "Root=1-abc");
         assert!(
             !names.contains(&"ModelVersion"),
             "the version is a property"

@@ -121,7 +121,7 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
     let program = typed.program();
     let mut features = program.batch(batch.records.len());
     let mut pending = Vec::with_capacity(batch.records.len());
-    let span = tracing::info_span!("features", records = batch.records.len()).entered();
+    let span = tracing::debug_span!("features", records = batch.records.len()).entered();
     for record in batch.records {
         let state = payload(&record.input).and_then(|payload| {
             spec.extract_values(payload)
@@ -144,7 +144,7 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
         None
     } else {
         let x = features.finish();
-        let _span = tracing::info_span!("predict", rows = x.nrows()).entered();
+        let _span = tracing::debug_span!("predict", rows = x.nrows()).entered();
         // The features come from this model's own program, so their width always matches.
         typed.scorer().evaluate(&x).ok()
     };
@@ -236,7 +236,7 @@ pub(crate) fn score_with<'a>(
     let mut matrix = Vec::with_capacity(batch.records.len() * width);
     let mut rows = 0;
     let mut pending = Vec::with_capacity(batch.records.len());
-    let span = tracing::info_span!("features", records = batch.records.len()).entered();
+    let span = tracing::debug_span!("features", records = batch.records.len()).entered();
     for record in batch.records {
         let state = match payload(&record.input) {
             Err(verdict) => Pending::Done(verdict),
@@ -263,7 +263,7 @@ pub(crate) fn score_with<'a>(
     } else {
         let x = Array2::from_shape_vec((rows, width), matrix)
             .expect("one row of `width` values per predicted record");
-        tracing::info_span!("predict", rows).in_scope(|| predict(x))
+        tracing::debug_span!("predict", rows).in_scope(|| predict(x))
     }
     .into_iter();
     let records = pending

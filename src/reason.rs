@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 /// A stable, machine-readable reason code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The record's envelope could not be read.

@@ -21,11 +21,14 @@ pub struct BenchArgs {
     /// every line as `model_load_ns`.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Time the handler as the Lambda runs it, with observability on: the invocation's spans and
-    /// `batch done` line through a JSON log subscriber at INFO, and its EMF metrics document
-    /// built (both written nowhere). Without it, metrics are off and no subscriber is installed.
+    /// Emit the EMF metrics document of every invocation (built, then dropped) as the Lambda
+    /// does with `METRICS=on`. Without it, metrics are off.
     #[arg(long)]
     metrics: bool,
+    /// Log as the Lambda does (its invocation span and `batch done` line, as JSON at INFO), to
+    /// nowhere. Without it, only the CLI's own WARN logging is on.
+    #[arg(long)]
+    lambda_logs: bool,
 }
 
 /// Times every event on the default configuration with a sink that writes nowhere.
@@ -33,13 +36,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The default configuration: features at the top level, key `id`; metrics as asked.
     let metrics = if args.metrics { "on" } else { "off" };
     let config = Config::from_lookup(|name| (name == "METRICS").then(|| metrics.to_owned()))?;
-    if args.metrics {
-        tracing_subscriber::fmt()
+    // The CLI's own subscriber logs WARN and up to stderr; the Lambda logs INFO as JSON. With
+    // `--lambda-logs` this thread logs like the Lambda, to nowhere, while the bench runs.
+    let _lambda_logs = args.lambda_logs.then(|| {
+        let subscriber = tracing_subscriber::fmt()
             .json()
             .with_writer(std::io::sink)
             .with_max_level(tracing::Level::INFO)
-            .init();
-    }
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    });
     let (model, load_ns) = match &args.model {
         None => (Model::embedded(), None),
         Some(path) => {
@@ -57,6 +63,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut line = serde_json::to_value(&timing)?;
         line["event"] = path.display().to_string().into();
         line["metrics"] = args.metrics.into();
+        line["lambda_logs"] = args.lambda_logs.into();
         if let Some(ns) = load_ns {
             line["model_load_ns"] = ns.into();
         }
