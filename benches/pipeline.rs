@@ -1,7 +1,8 @@
 //! Decode + features + predict, and the whole handler, on Kinesis and DynamoDB batches.
 //!
 //! `cargo bench --bench pipeline`. Sizes: 100 records, and the largest Kinesis batch whose
-//! event fits Lambda's 6 MB payload limit (about 8,900 records of 10 features).
+//! event fits Lambda's 6 MB payload limit (about 8,900 records of 10 features). The EMF metrics
+//! document of each case is timed on its own (`metrics-document`).
 
 use std::hint::black_box;
 
@@ -14,6 +15,7 @@ use stream_infer::model::Model;
 use stream_infer::score;
 use stream_infer::{App, handle};
 use stream_infer::{Deadline, JsonLinesSink, Sink};
+use stream_infer::{Invocation, Metrics};
 
 /// Lambda's limit on an invocation payload.
 const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -120,6 +122,28 @@ fn bench(c: &mut Criterion) {
                 },
                 BatchSize::SmallInput,
             )
+        });
+    }
+    group.finish();
+
+    // The EMF document the Lambda builds per invocation with `METRICS=on`: its whole cost, next
+    // to the handler's. A ledger with rejected records adds one metric per reason code.
+    let metrics = Metrics::new("StreamInfer", "stream-infer");
+    let mut group = c.benchmark_group("metrics-document");
+    for (source, (text, n)) in &cases {
+        let handled = runtime
+            .block_on(handle(&app, text, &Deadline::none()))
+            .unwrap();
+        let run = Invocation {
+            request_id: "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+            trace_id: Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419"),
+            model: "diabetes",
+            model_version: "1",
+            handler: std::time::Duration::from_micros(300),
+            ..Invocation::default()
+        };
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter(|| black_box(metrics.document(black_box(&handled), &run, 1_795_000_000_000)))
         });
     }
     group.finish();
