@@ -170,17 +170,30 @@ pub async fn handle_observed(
         deadline,
         trace,
     };
-    let (rejected, sink_tally) = tallied(
-        write(app, shared, &scored.records, &mut ledger)
-            .instrument(tracing::debug_span!("sink", records = scored.records.len())),
-    )
-    .await;
-    let sink = lap();
-    let span = tracing::debug_span!("dead_letter", records = rejected.len());
-    let ((), dead_letter_tally) =
-        tallied(dead_letter(app, shared, &scored.records, rejected, &mut ledger).instrument(span))
-            .await;
-    let dead_letter = lap();
+    let (mut sink, mut dead_letter) = (Duration::ZERO, Duration::ZERO);
+    let (mut sink_retries, mut sink_throttles) = (0, 0);
+    // One round, except for a FIFO queue: one per position in a message group, so a group's
+    // message is written only after its earlier ones ended (see `Ledger::rounds`).
+    for round in ledger.rounds() {
+        let round = ledger.proceed(round);
+        if round.is_empty() {
+            continue;
+        }
+        let (rejected, sink_tally) = tallied(
+            write(app, shared, &scored.records, &round, &mut ledger)
+                .instrument(tracing::debug_span!("sink", records = round.len())),
+        )
+        .await;
+        sink += lap();
+        let span = tracing::debug_span!("dead_letter", records = rejected.len());
+        let ((), dead_letter_tally) = tallied(
+            self::dead_letter(app, shared, &scored.records, rejected, &mut ledger).instrument(span),
+        )
+        .await;
+        dead_letter += lap();
+        sink_retries += sink_tally.retries + dead_letter_tally.retries;
+        sink_throttles += sink_tally.throttles + dead_letter_tally.throttles;
+    }
     let observed = Observed {
         stages: Stages {
             decode,
@@ -189,8 +202,8 @@ pub async fn handle_observed(
             dead_letter,
         },
         record_age,
-        sink_retries: sink_tally.retries + dead_letter_tally.retries,
-        sink_throttles: sink_tally.throttles + dead_letter_tally.throttles,
+        sink_retries,
+        sink_throttles,
     };
     Ok((ledger.finish()?, observed))
 }
@@ -238,8 +251,6 @@ fn oldest<'m>(metas: impl Iterator<Item = &'m Meta<'m>>, now: SystemTime) -> Opt
     Some(Duration::from_secs_f64((now - oldest).max(0.0)))
 }
 
-/// Writes every predicted record and settles the skipped ones. Returns the records to
-/// dead-letter: those rejected by the pipeline, and those the sink refused for good.
 /// What every write of one invocation shares.
 #[derive(Clone, Copy)]
 struct Shared<'i> {
@@ -249,10 +260,14 @@ struct Shared<'i> {
     trace: Option<&'i str>,
 }
 
+/// Writes the predicted records among `only` (indices into `records`) and settles the skipped
+/// ones. Returns the records to dead-letter: those rejected by the pipeline, and those the sink
+/// refused for good.
 async fn write(
     app: &App,
     shared: Shared<'_>,
     records: &[Scored<'_>],
+    only: &[usize],
     ledger: &mut Ledger,
 ) -> Vec<(usize, Reason, String)> {
     let Shared {
@@ -272,7 +287,8 @@ async fn write(
     let mut skipped = Vec::new();
     let mut written = Vec::new();
     let mut predictions = Vec::new();
-    for (index, record) in records.iter().enumerate() {
+    for &index in only {
+        let record = &records[index];
         let (key, prediction, probabilities, imputed) = match &record.verdict {
             Verdict::Skipped(_) => {
                 skipped.push(index);
@@ -395,6 +411,19 @@ fn rejection<'a>(
             Some((*record).to_owned()),
             Some(PayloadEncoding::RecordJson),
         ),
+        Some(Payload::SqsBody {
+            body,
+            base64: false,
+        }) => (Some(body.to_string()), Some(PayloadEncoding::Utf8)),
+        Some(Payload::SqsBody { body, base64: true }) => {
+            match base64::engine::general_purpose::STANDARD.decode(body.trim()) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => (Some(text), Some(PayloadEncoding::Utf8)),
+                    Err(_) => (Some(body.to_string()), Some(PayloadEncoding::Base64)),
+                },
+                Err(_) => (Some(body.to_string()), Some(PayloadEncoding::Raw)),
+            }
+        }
         Some(Payload::UserRecord(bytes)) => match std::str::from_utf8(bytes) {
             Ok(text) => (Some(text.to_owned()), Some(PayloadEncoding::Utf8)),
             Err(_) => (

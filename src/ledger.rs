@@ -4,6 +4,11 @@
 //! failed). Setting a second outcome for a record is a bug in the handler: it panics in debug
 //! builds and tests, and in release keeps the first outcome and logs the bug. A record left
 //! without an outcome is reported as failed, so Lambda retries it rather than losing it.
+//!
+//! For a FIFO SQS queue the ledger also keeps each message group's order, as Powertools'
+//! `SqsFifoPartialProcessor` does with `skip_group_on_error`: the handler works through the batch
+//! in [`rounds`](Ledger::rounds), and once a message of a group has failed, the group's later
+//! messages are not written but held back as failed (see [`Ledger::proceed`]).
 
 use std::borrow::Cow;
 
@@ -13,7 +18,7 @@ use aws_lambda_events::streams::{
 use serde::Serialize;
 
 use crate::reason::Reason;
-use crate::source::{Meta, Source};
+use crate::source::{Meta, Source, sqs};
 
 /// Where a record ended. Exactly one per record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,7 +40,8 @@ pub enum Outcome {
 /// One record's line in the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
-    /// The record's sequence number, or `#index` when its envelope had none.
+    /// The record's sequence number (an SQS message's `messageId`), or `#index` when its envelope
+    /// had none.
     pub id: String,
     /// Where the record ended.
     pub outcome: Outcome,
@@ -62,7 +68,7 @@ pub struct Summary {
     pub dropped: usize,
 }
 
-/// The response for either source; both serialize as `{"batchItemFailures":[…]}`.
+/// The response for any source; all serialize as `{"batchItemFailures":[{"itemIdentifier":…}]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum StreamResponse {
@@ -70,15 +76,22 @@ pub enum StreamResponse {
     Kinesis(KinesisEventResponse),
     /// The response to a DynamoDB Streams event.
     Dynamodb(DynamoDbEventResponse),
+    /// The response to an SQS event, naming message ids. The SQS response has the Kinesis one's
+    /// exact shape; `aws_lambda_events`' own `SqsBatchResponse` sits behind its `sqs` feature,
+    /// which needs a crate (`serde_with`) this build does not carry.
+    Sqs(KinesisEventResponse),
 }
 
 impl StreamResponse {
     fn new(source: Source, failed: Vec<String>) -> StreamResponse {
         match source {
-            Source::Kinesis => {
+            Source::Kinesis | Source::Sqs => {
                 let mut response = KinesisEventResponse::default();
                 response.set_failures(failed);
-                StreamResponse::Kinesis(response)
+                match source {
+                    Source::Sqs => StreamResponse::Sqs(response),
+                    _ => StreamResponse::Kinesis(response),
+                }
             }
             Source::Dynamodb => {
                 // Unlike the Kinesis response, this one has no `set_failures` helper.
@@ -99,7 +112,7 @@ impl StreamResponse {
     /// The reported item identifiers, in order.
     pub fn failures(&self) -> Vec<&str> {
         match self {
-            StreamResponse::Kinesis(r) => r
+            StreamResponse::Kinesis(r) | StreamResponse::Sqs(r) => r
                 .batch_item_failures
                 .iter()
                 .filter_map(|f| f.item_identifier.as_deref())
@@ -158,6 +171,8 @@ pub(crate) struct Ledger {
     ids: Vec<String>,
     sequence_numbers: Vec<Option<String>>,
     outcomes: Vec<Option<(Outcome, Option<Reason>)>>,
+    /// Each record's FIFO message group; all `None` unless the batch is from a FIFO queue.
+    groups: Vec<Option<String>>,
 }
 
 impl Ledger {
@@ -165,9 +180,11 @@ impl Ledger {
     pub(crate) fn new<'a>(source: Source, records: impl IntoIterator<Item = &'a Meta<'a>>) -> Self {
         let mut ids = Vec::new();
         let mut sequence_numbers = Vec::new();
+        let mut groups = Vec::new();
         for (index, meta) in records.into_iter().enumerate() {
             ids.push(meta.id(index).into_owned());
             sequence_numbers.push(meta.sequence_number.as_ref().map(Cow::to_string));
+            groups.push(sqs::fifo_group(source, meta).map(str::to_owned));
         }
         let outcomes = vec![None; ids.len()];
         Ledger {
@@ -175,7 +192,64 @@ impl Ledger {
             ids,
             sequence_numbers,
             outcomes,
+            groups,
         }
+    }
+
+    /// The order in which records may be written: one round of every record, except for a FIFO
+    /// queue, where round `k` holds the `k`-th message of each message group (and round 0 the
+    /// messages without a group). A round is settled before the next one starts, so a message is
+    /// written only once every earlier message of its group has ended.
+    pub(crate) fn rounds(&self) -> Vec<Vec<usize>> {
+        if self.groups.iter().all(Option::is_none) {
+            return vec![(0..self.ids.len()).collect()];
+        }
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut rounds: Vec<Vec<usize>> = vec![Vec::new()];
+        for (index, group) in self.groups.iter().enumerate() {
+            let round = match group {
+                Some(group) => {
+                    let count = seen.entry(group.as_str()).or_default();
+                    *count += 1;
+                    *count - 1
+                }
+                None => 0,
+            };
+            if rounds.len() <= round {
+                rounds.resize_with(round + 1, Vec::new);
+            }
+            rounds[round].push(index);
+        }
+        rounds
+    }
+
+    /// The records of `round` that may go on. A record whose FIFO group already has a failed
+    /// message is held back: it ends here as failed, so it is reported and redelivered after the
+    /// message that failed, and nothing after a failure is written out of order.
+    pub(crate) fn proceed(&mut self, round: Vec<usize>) -> Vec<usize> {
+        let mut held = 0;
+        let mut go = Vec::with_capacity(round.len());
+        for index in round {
+            let blocked = self.groups[index].as_deref().is_some_and(|group| {
+                (0..index).any(|earlier| {
+                    self.groups[earlier].as_deref() == Some(group)
+                        && matches!(self.outcomes[earlier], Some((Outcome::Failed, _)))
+                })
+            });
+            if blocked {
+                self.set(index, Outcome::Failed, None);
+                held += 1;
+            } else {
+                go.push(index);
+            }
+        }
+        if held > 0 {
+            tracing::warn!(
+                records = held,
+                "FIFO messages held back after an earlier message of their group failed; reported for redelivery in order"
+            );
+        }
+        go
     }
 
     /// Record `index`'s id in outputs.
@@ -301,6 +375,100 @@ mod tests {
         assert_eq!(handled.response.failures(), vec!["7", "8", "9"]);
         let ids: Vec<&str> = handled.entries.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["7:0", "7:1", "7:2", "8:0", "9"]);
+        assert_eq!(handled.summary().failed, 4);
+    }
+
+    fn message(id: &'static str, group: Option<&'static str>, arn: &'static str) -> Meta<'static> {
+        Meta {
+            sequence_number: Some(Cow::Borrowed(id)),
+            partition_key: group.map(Cow::Borrowed),
+            source_arn: Some(Cow::Borrowed(arn)),
+            ..Meta::default()
+        }
+    }
+
+    const FIFO: &str = "arn:aws:sqs:us-east-1:123456789012:q.fifo";
+    const STANDARD: &str = "arn:aws:sqs:us-east-1:123456789012:q";
+
+    #[test]
+    fn every_failed_sqs_message_is_reported_by_its_message_id() {
+        let records = [
+            message("m-1", None, STANDARD),
+            message("m-2", None, STANDARD),
+            message("m-3", None, STANDARD),
+        ];
+        let mut ledger = Ledger::new(Source::Sqs, &records);
+        assert_eq!(ledger.rounds(), vec![vec![0, 1, 2]]);
+        ledger.set(0, Outcome::Failed, None);
+        ledger.set(1, Outcome::DeadLettered, Some(Reason::NotJson));
+        ledger.set(2, Outcome::Failed, None);
+        let handled = ledger.finish().unwrap();
+        assert_eq!(handled.response.failures(), vec!["m-1", "m-3"]);
+        assert_eq!(
+            serde_json::to_value(&handled.response).unwrap(),
+            serde_json::json!({"batchItemFailures":[{"itemIdentifier":"m-1"},{"itemIdentifier":"m-3"}]})
+        );
+    }
+
+    #[test]
+    fn a_standard_queue_keeps_no_group_order() {
+        // Fair standard queues carry MessageGroupId too; it orders nothing there.
+        let records = [
+            message("1", Some("a"), STANDARD),
+            message("2", Some("a"), STANDARD),
+        ];
+        let mut ledger = Ledger::new(Source::Sqs, &records);
+        assert_eq!(ledger.rounds(), vec![vec![0, 1]]);
+        ledger.set(0, Outcome::Failed, None);
+        assert_eq!(ledger.proceed(vec![1]), vec![1]);
+    }
+
+    #[test]
+    fn fifo_rounds_take_one_message_per_group_in_order() {
+        let records = [
+            message("1", Some("a"), FIFO),
+            message("2", Some("b"), FIFO),
+            message("3", Some("a"), FIFO),
+            message("4", None, FIFO),
+            message("5", Some("a"), FIFO),
+            message("6", Some("b"), FIFO),
+        ];
+        let ledger = Ledger::new(Source::Sqs, &records);
+        assert_eq!(ledger.rounds(), vec![vec![0, 1, 3], vec![2, 5], vec![4]]);
+    }
+
+    #[test]
+    fn after_a_failure_the_rest_of_its_fifo_group_is_held_back_and_reported() {
+        let records = [
+            message("1", Some("a"), FIFO),
+            message("2", Some("b"), FIFO),
+            message("3", Some("a"), FIFO),
+            message("4", Some("b"), FIFO),
+            message("5", Some("a"), FIFO),
+            message("6", Some("b"), FIFO),
+        ];
+        let mut ledger = Ledger::new(Source::Sqs, &records);
+        let mut rounds = ledger.rounds().into_iter();
+        // Round 0: group a's first message is written, group b's first one fails.
+        assert_eq!(ledger.proceed(rounds.next().unwrap()), vec![0, 1]);
+        ledger.set(0, Outcome::Written, None);
+        ledger.set(1, Outcome::Failed, None);
+        // Round 1: b's second message is held back; a's goes on, and is rejected (a poison
+        // message is dead-lettered, which is not a failure: a's order goes on).
+        assert_eq!(ledger.proceed(rounds.next().unwrap()), vec![2]);
+        ledger.set(2, Outcome::DeadLettered, Some(Reason::NotJson));
+        // Round 2: a's third message fails; b's third is held back.
+        assert_eq!(ledger.proceed(rounds.next().unwrap()), vec![4]);
+        ledger.set(4, Outcome::Failed, None);
+        assert!(rounds.next().is_none());
+        let handled = ledger.finish().unwrap();
+        let outcomes: Vec<Outcome> = handled.entries.iter().map(|e| e.outcome).collect();
+        use Outcome::*;
+        assert_eq!(
+            outcomes,
+            [Written, Failed, DeadLettered, Failed, Failed, Failed]
+        );
+        assert_eq!(handled.response.failures(), vec!["2", "4", "5", "6"]);
         assert_eq!(handled.summary().failed, 4);
     }
 

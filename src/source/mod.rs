@@ -11,6 +11,7 @@ pub mod dynamodb;
 pub mod kinesis;
 mod kpl;
 mod payload;
+pub mod sqs;
 
 use std::borrow::Cow;
 
@@ -30,6 +31,7 @@ pub use payload::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeLimits};
 pub enum Source {
     Kinesis,
     Dynamodb,
+    Sqs,
 }
 
 impl Source {
@@ -38,6 +40,7 @@ impl Source {
         match self {
             Source::Kinesis => "aws:kinesis",
             Source::Dynamodb => "aws:dynamodb",
+            Source::Sqs => "aws:sqs",
         }
     }
 
@@ -45,6 +48,7 @@ impl Source {
         match value {
             "aws:kinesis" => Some(Source::Kinesis),
             "aws:dynamodb" => Some(Source::Dynamodb),
+            "aws:sqs" => Some(Source::Sqs),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl Source {
         match self {
             Source::Kinesis => "kinesis",
             Source::Dynamodb => "dynamodb",
+            Source::Sqs => "sqs",
         }
     }
 }
@@ -63,13 +68,15 @@ impl Source {
 pub struct Meta<'a> {
     /// Kinesis `sequenceNumber` or DynamoDB `SequenceNumber`: the id Lambda checkpoints on. For
     /// a user record of a KPL aggregate, the aggregate's: Lambda checkpoints whole records only.
+    /// For an SQS message, its `messageId`: the id `batchItemFailures` names.
     pub sequence_number: Option<Cow<'a, str>>,
     /// A KPL user record's position in its aggregate; `None` for a record that was not aggregated.
     pub sub_sequence_number: Option<u64>,
-    /// Kinesis `partitionKey`; for DynamoDB, the item's `Keys` as compact JSON.
+    /// Kinesis `partitionKey`; for DynamoDB, the item's `Keys` as compact JSON; for SQS, the
+    /// `MessageGroupId`.
     pub partition_key: Option<Cow<'a, str>>,
     pub source_arn: Option<Cow<'a, str>>,
-    /// Arrival (Kinesis) or creation (DynamoDB) time, in seconds since the epoch.
+    /// Arrival (Kinesis), creation (DynamoDB) or sent (SQS) time, in seconds since the epoch.
     pub event_time: Option<f64>,
     /// The record's payload as it arrived, kept for dead-lettering.
     pub payload: Option<Payload<'a>>,
@@ -86,6 +93,8 @@ pub enum Payload<'a> {
     Record(&'a str),
     /// A KPL user record's data, as it was packed in the aggregate.
     UserRecord(Vec<u8>),
+    /// An SQS message's `body` (unescaped), and whether it was declared base64.
+    SqsBody { body: Cow<'a, str>, base64: bool },
 }
 
 impl Meta<'_> {
@@ -228,7 +237,7 @@ pub enum EventError {
     #[error("event is not a stream event: {detail}")]
     NotStreamEvent { detail: String },
     #[error(
-        "event has no record with a known eventSource (expected aws:kinesis or aws:dynamodb; found {found})"
+        "event has no record with a known eventSource (expected aws:kinesis, aws:dynamodb or aws:sqs; found {found})"
     )]
     UnknownSource { found: String },
 }
@@ -276,6 +285,16 @@ struct Envelope<'a> {
     kinesis: Option<kinesis::KinesisData<'a>>,
     #[serde(borrow, default)]
     dynamodb: Option<dynamodb::StreamRecord<'a>>,
+    // SQS: the message's fields sit on the record itself. The two objects stay raw here and are
+    // read only for an SQS batch, so they can never fail another source's record.
+    #[serde(rename = "messageId", borrow, default)]
+    message_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    body: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    attributes: Option<&'a RawValue>,
+    #[serde(rename = "messageAttributes", borrow, default)]
+    message_attributes: Option<&'a RawValue>,
 }
 
 /// Just the `eventSource` of a record whose envelope did not parse.
@@ -392,6 +411,15 @@ fn decode_record<'a>(
             text(envelope.event_name),
             envelope.dynamodb,
         )),
+        Source::Sqs => {
+            let message = sqs::Message {
+                message_id: envelope.message_id,
+                body: envelope.body,
+                attributes: envelope.attributes,
+                message_attributes: envelope.message_attributes,
+            };
+            out.push(sqs::decode(meta, message, limits));
+        }
     }
 }
 
@@ -402,6 +430,7 @@ fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> R
     let (object, pointer) = match source {
         Source::Kinesis => ("kinesis", "/kinesis/sequenceNumber"),
         Source::Dynamodb => ("dynamodb", "/dynamodb/SequenceNumber"),
+        Source::Sqs => ("attributes", "/messageId"),
     };
     let sequence_number = value
         .pointer(pointer)
@@ -422,6 +451,8 @@ fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> R
             let failed = match source {
                 Source::Kinesis => serde_json::from_str::<kinesis::KinesisData<'_>>(&text).err(),
                 Source::Dynamodb => serde_json::from_str::<dynamodb::StreamRecord<'_>>(&text).err(),
+                // The message's own objects are read after the envelope, never fail it.
+                Source::Sqs => None,
             };
             failed.map_or_else(|| error.to_string(), |e| format!("`{object}` object: {e}"))
         }
@@ -443,6 +474,8 @@ fn duplicate_field(error: &serde_json::Error) -> Option<String> {
         "kinesis."
     } else if dynamodb::FIELDS.contains(&field) {
         "dynamodb."
+    } else if sqs::FIELDS.contains(&field) {
+        "attributes."
     } else {
         ""
     };
@@ -469,10 +502,10 @@ mod tests {
 
     #[test]
     fn an_event_of_unknown_source_is_an_invocation_error() {
-        let err = decode_event(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#).unwrap_err();
+        let err = decode_event(r#"{"Records":[{"eventSource":"aws:sns"}]}"#).unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"event has no record with a known eventSource (expected aws:kinesis or aws:dynamodb; found "aws:sqs")"#
+            r#"event has no record with a known eventSource (expected aws:kinesis, aws:dynamodb or aws:sqs; found "aws:sns")"#
         );
     }
 

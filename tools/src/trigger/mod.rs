@@ -344,9 +344,9 @@ impl Trigger {
             chrono::DateTime::from_timestamp_millis((seconds * 1000.0) as i64)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         };
-        let info_key = match self.stream.source() {
-            stream_infer::Source::Kinesis => "KinesisBatchInfo",
-            stream_infer::Source::Dynamodb => "DDBStreamBatchInfo",
+        let info_key = match &self.stream {
+            Stream::Kinesis { .. } => "KinesisBatchInfo",
+            Stream::Dynamodb { .. } => "DDBStreamBatchInfo",
         };
         let first = &records[0];
         let last = &records[records.len() - 1];
