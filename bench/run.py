@@ -1,6 +1,6 @@
 """scripts/bench: stream-infer against the usual Python Lambda, on the same events, on this machine.
 
-Three groups, each measured against scikit-learn with the same model on the same events:
+Four groups, each measured against scikit-learn with the same model on the same events:
 
 * regression: the embedded diabetes OLS model. Cold start, warm throughput per stage, peak
   memory and the zipped arm64 artifact; a cost model. Agreement within 1e-9 relative error.
@@ -10,6 +10,11 @@ Three groups, each measured against scikit-learn with the same model on the same
 * text: TfidfVectorizer(ngram_range=(1, 2), max_features=50000) + LogisticRegression on a text
   field, at a 6 MB Kinesis batch of ~500-character records; also peak RSS, the model's load time
   and the cold start with it.
+* runtime: the three functions as Lambda runs them, each served by a Lambda Runtime API stand-in
+  (bench/runtime_api.py): the Lambda binary, the Python handler under awslambdaric and a
+  Powertools BatchProcessor handler (bench/python/powertools_handler.py). Cold start (spawn to
+  first response), warm duration (event handed out to response posted) at 100 records and at the
+  largest batch for both sources, and each process's peak RSS; every response is checked.
 
 The classifier groups check first that the labels are equal and the probabilities within 1e-9.
 Writes bench/results.json, bench/results.md and the table in README.md; `--only` re-measures some
@@ -19,11 +24,13 @@ anything.
 
     scripts/bench                                     # everything (about 20 minutes on 2 cores)
     scripts/bench --only classifier,text --skip-artifact
+    scripts/bench --only runtime --skip-artifact      # through the Runtime API stand-in
     scripts/bench --smoke                             # seconds once built
 """
 
 import argparse
 import base64
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -69,15 +76,24 @@ TARGETS = {
     "rss_fraction_of_python": 1 / 3,
     "artifact_zipped_mb": 10,
     "cost_fraction_of_python_at_batch_100": 1 / 20,
+    # Through the Runtime API (issue 13): the largest Kinesis batch, and the Lambda process's
+    # peak RSS after 20 invocations at that size.
+    "runtime_warm_kinesis_max_vs_python": 20,
+    "runtime_warm_kinesis_max_vs_powertools": 100,
+    "runtime_cold_start_speedup": 150,
+    "runtime_rss_mb": 32,
 }
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-GROUPS = ("regression", "classifier", "text")
+GROUPS = ("regression", "classifier", "text", "runtime")
 TEXT_TERMS = 50_000
 
 sys.path.insert(0, str(ROOT / "bench" / "python"))
 import data  # noqa: E402  (bench/python/data.py: the classifier rows' data, shared with train.py)
+
+sys.path.insert(0, str(ROOT / "bench"))
+import runtime_api  # noqa: E402  (bench/runtime_api.py: the Lambda Runtime API stand-in)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +312,13 @@ def check_agreement(rust, python, events, keys):
 PYTHON_MODEL = ROOT / "target" / "bench" / "model.joblib"
 
 
+def train_regression_model(python):
+    """The Python handlers' LinearRegression, fitted on the rows the embedded model was."""
+    PYTHON_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([python, str(ROOT / "bench" / "python" / "train.py"), "regression",
+                    str(ROOT / "data" / "diabetes.csv"), str(PYTHON_MODEL)], check=True)
+
+
 def python_env(model=PYTHON_MODEL, extra=None):
     return clean_env(dict({"MODEL_PATH": str(model),
                            "PYTHONPATH": str(ROOT / "bench" / "python"),
@@ -396,9 +419,12 @@ def main():
     if "regression" in args.only:
         results = regression(bench, command, skip_artifact=args.skip_artifact)
     else:
-        results = {k: v for k, v in kept.items() if k not in ("classifier", "text", "targets")}
+        results = {k: v for k, v in kept.items()
+                   if k not in ("classifier", "text", "runtime", "targets")}
     fresh = classifiers(bench, command, args.only)
-    for group in ("classifier", "text"):
+    if "runtime" in args.only:
+        fresh["runtime"] = runtime(bench, command)
+    for group in ("classifier", "text", "runtime"):
         if group in fresh or group in kept:
             results[group] = fresh.get(group) or kept[group]
     results["targets"] = TARGETS
@@ -430,9 +456,7 @@ def regression(bench, command, skip_artifact):
 
     print(f"== regression: events ({'smoke' if smoke else 'full'})", file=sys.stderr)
     events = write_events(bench.work / "events", sizes)
-    PYTHON_MODEL.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([python[0], str(ROOT / "bench" / "python" / "train.py"), "regression",
-                    str(ROOT / "data" / "diabetes.csv"), str(PYTHON_MODEL)], check=True)
+    train_regression_model(python[0])
 
     largest = sizes[-1]
     agree_keys = [(s, largest, 10) for s in ("kinesis", "dynamodb")] + \
@@ -689,6 +713,195 @@ def classifiers(bench, command, only):
     return results
 
 
+# ---------------------------------------------------------------------------------------------
+# Through the Lambda Runtime API.
+
+RUNTIME_SIDES = {
+    "stream_infer": "stream-infer (`stream-infer-lambda`)",
+    "python": "Python (`handler.py`, awslambdaric)",
+    "powertools": "Powertools (`BatchProcessor`, awslambdaric)",
+}
+# Not a stream event: each side must post it to /error and then serve on.
+NOT_A_STREAM_EVENT = b"[]"
+
+
+def runtime_side(bench, side, source):
+    """(argv, cwd, _HANDLER, AWS_EXECUTION_ENV, extra variables) of one side, as Lambda starts
+    it for a function triggered by `source`."""
+    if side == "stream_infer":
+        # provided.al2023 runs the bootstrap itself; METRICS stays on, as deployed.
+        binary = ROOT / "target" / bench.profile / "stream-infer-lambda"
+        return [binary], binary.parent, "bootstrap", None, {}
+    task_root = ROOT / "bench" / "python"
+    module = "handler" if side == "python" else "powertools_handler"
+    extra = {"MODEL_PATH": str(PYTHON_MODEL), "PYTHONPATH": str(task_root),
+             "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "EVENT_SOURCE": source}
+    python_version = "python%d.%d" % sys.version_info[:2]
+    return ([bench.python[0], "-m", "awslambdaric", f"{module}.handler"], task_root,
+            f"{module}.handler", f"AWS_Lambda_{python_version}", extra)
+
+
+def start_function(bench, side, source, stdout):
+    """A runtime_api.Function serving `side`, started with the environment Lambda sets."""
+    argv, cwd, handler, execution_env, extra = runtime_side(bench, side, source)
+    function = runtime_api.Function(f"stream-infer-bench-{side.replace('_', '-')}-{source}")
+    env = {"PATH": os.environ["PATH"]}
+    env.update(runtime_api.lambda_environment(function.api, handler, cwd,
+                                              execution_env=execution_env))
+    env.update(extra)
+    function.start(argv, env, cwd, stdout)
+    return function
+
+
+def invoke_checked(function, event):
+    """Serves a good event; the answer must be a response with no batch item failure."""
+    invocation = function.invoke(event["bytes"])
+    if invocation.outcome != "response" or invocation.json() != {"batchItemFailures": []}:
+        sys.exit(f"bench: {function.api.function_name}: {event['path'].name}: expected "
+                 f"{{\"batchItemFailures\": []}}, got {invocation.outcome} "
+                 f"{invocation.body[:2000]!r}")
+    return invocation
+
+
+def predicted_lines(path):
+    """How many prediction lines (JSON objects with a `prediction`) the process wrote."""
+    count = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            if b'"prediction"' in line:
+                row = json.loads(line)
+                count += isinstance(row, dict) and "prediction" in row
+    return count
+
+
+def percentiles(samples):
+    ordered = sorted(samples)
+    return dict(summary(samples), p90=ordered[math.ceil(0.9 * len(ordered)) - 1])
+
+
+def serve_source(bench, side, source, small, large, runs_small, runs_large):
+    """One function process for `source`: a cold first invocation of `small`, then `runs_small`
+    more and `runs_large` of `large`, then an event that is not a stream event (it must be an
+    /error, and the process must serve the next one); its peak RSS after all of them."""
+    out_path = runtime_output(bench, f"{side}-{source}")
+    with open(out_path, "wb") as out, start_function(bench, side, source, out) as function, \
+            failing_with(out_path):
+        invoke_checked(function, small)
+        cold = function.cold_start()
+        warm_small = [invoke_checked(function, small).seconds for _ in range(runs_small)]
+        warm_large = [invoke_checked(function, large).seconds for _ in range(runs_large)]
+        failed = function.invoke(NOT_A_STREAM_EVENT)
+        if failed.outcome != "error":
+            sys.exit(f"bench: {function.api.function_name}: an event that is not a stream event "
+                     f"was answered with a response, not an error: {failed.body[:500]!r}")
+        invoke_checked(function, small)
+        rss = function.peak_rss_mb()
+        refused = function.api.refused
+    if refused:
+        sys.exit(f"bench: {side} {source}: the stand-in refused requests: {refused}")
+    expected = (runs_small + 2) * small["records"] + runs_large * large["records"]
+    found = predicted_lines(out_path)
+    if found != expected:
+        sys.exit(f"bench: {side} {source}: {found} prediction lines on stdout, expected "
+                 f"{expected}; the process's output is in {out_path}")
+    out_path.unlink()
+    return {
+        "cold_start_s": cold,
+        "small": dict(percentiles(warm_small), event=small["path"].name,
+                      records=small["records"], bytes=len(small["bytes"])),
+        "large": dict(percentiles(warm_large), event=large["path"].name,
+                      records=large["records"], bytes=len(large["bytes"])),
+        "peak_rss_mb": rss,
+        "invocations": runs_small + runs_large + 3,
+        "error_type_of_a_non_stream_event": failed.error_type(),
+    }
+
+
+def cold_start_only(bench, side, source, event):
+    """Seconds from spawning a fresh process to its first response to `event`."""
+    out_path = runtime_output(bench, f"{side}-{source}-cold")
+    with open(out_path, "wb") as out, start_function(bench, side, source, out) as function, \
+            failing_with(out_path):
+        invoke_checked(function, event)
+    out_path.unlink()
+    return function.cold_start()
+
+
+def runtime_output(bench, name):
+    """Where a function process's stdout and stderr go (kept when it fails)."""
+    directory = bench.work / "runtime"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.out"
+
+
+@contextlib.contextmanager
+def failing_with(out_path):
+    """Turns a function that exited, failed at init or timed out into the bench's exit, naming
+    the file with what the process printed."""
+    try:
+        yield
+    except runtime_api.FunctionFailed as failed:
+        sys.exit(f"bench: {failed}; the process's output is in {out_path}")
+
+
+def runtime(bench, command):
+    """The Lambda binary, the Python handler under awslambdaric and the Powertools handler, each
+    served by the Runtime API stand-in: cold start, warm durations, peak RSS."""
+    smoke = bench.smoke
+    measured = bench.measured(command)
+    print("== runtime: stand-in self-test", file=sys.stderr)
+    runtime_api.self_test()
+    small_size, large_size = (1, 10) if smoke else (100, "max")
+    runs_small, runs_large = (2, 2) if smoke else (bench.warm_runs, 20)
+    cold_runs = 1 if smoke else bench.cold_runs
+    train_regression_model(bench.python[0])
+    events = write_events(bench.work / "events", [small_size, large_size])
+    for event in events.values():
+        event["bytes"] = event["path"].read_bytes()
+    sides = {}
+    for side in RUNTIME_SIDES:
+        sides[side] = {}
+        for source in ("kinesis", "dynamodb"):
+            print(f"== runtime: {side}, {source}: 1 cold + {runs_small} x {small_size} + "
+                  f"{runs_large} x {large_size} records", file=sys.stderr)
+            sides[side][source] = serve_source(bench, side, source,
+                                               events[(source, small_size, 0)],
+                                               events[(source, large_size, 0)],
+                                               runs_small, runs_large)
+        # The Kinesis process's first invocation is one cold start; fresh processes add the rest.
+        event = events[("kinesis", small_size, 0)]
+        if cold_runs > 1:
+            print(f"== runtime: {side}: {cold_runs - 1} more cold starts", file=sys.stderr)
+        colds = [sides[side]["kinesis"]["cold_start_s"]] + \
+            [cold_start_only(bench, side, "kinesis", event) for _ in range(cold_runs - 1)]
+        sides[side]["cold_start_s"] = dict(summary(colds), event=event["path"].name)
+    rust = sides["stream_infer"]
+    ratios = {}
+    for other in ("python", "powertools"):
+        theirs = sides[other]
+        ratios[other] = {
+            "cold_start": theirs["cold_start_s"]["median"] / rust["cold_start_s"]["median"],
+            **{f"{source}_{size}": theirs[source][size]["median"] / rust[source][size]["median"]
+               for source in ("kinesis", "dynamodb") for size in ("small", "large")},
+        }
+    return dict(measured, **{
+        "stand_in": "bench/runtime_api.py: Lambda Runtime API 2018-06-01 on 127.0.0.1",
+        "memory_size_mb": 128, "metrics": "on (METRICS unset, as deployed)",
+        "log_format": "JSON, INFO (as the SAM template deploys it)",
+        "sides": sides, "ratios": ratios,
+        "versions": {"awslambdaric": package_version("awslambdaric"),
+                     "aws-lambda-powertools": package_version("aws-lambda-powertools")},
+        "load_average_after": list(os.getloadavg()),
+    })
+
+
+def package_version(name):
+    out = subprocess.run([ROOT / ".venv" / "bin" / "python", "-c",
+                          f"import importlib.metadata as m; print(m.version({name!r}))"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def embed(readme, table):
     """Replaces the README's text between the bench markers with the new table."""
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -711,7 +924,75 @@ def markdown(r):
         parts.append(regression_markdown(r))
     if "classifier" in r or "text" in r:
         parts.append(classifier_markdown(r))
+    if "runtime" in r:
+        parts.append(runtime_markdown(r))
     return "\n".join(parts)
+
+
+def runtime_markdown(r):
+    """The runtime group: the three functions through the Runtime API stand-in."""
+    g, t = r["runtime"], r["targets"]
+    m, sides, x = g["machine"], g["sides"], g["ratios"]
+    rust, python, powertools = (sides[k] for k in RUNTIME_SIDES)
+    lines = [
+        f"Through the Lambda Runtime API: measured {g['date']} with `{g['command']}` "
+        f"({g['profile']} build) on {m['nproc']} cores ({m['cpu']}), {loads(g)}. Each function ran "
+        f"as its own process served by `bench/runtime_api.py` on 127.0.0.1, with the environment "
+        f"Lambda sets (128 MB, JSON logs at INFO, stream-infer's metrics on); awslambdaric "
+        f"{g['versions']['awslambdaric']}, aws-lambda-powertools "
+        f"{g['versions']['aws-lambda-powertools']}. Every response was checked "
+        "(`batchItemFailures` empty, one prediction line per record) before its time was kept.",
+        "",
+        "| figure | " + " | ".join(RUNTIME_SIDES.values())
+        + " | Python ÷ stream-infer | Powertools ÷ stream-infer | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    c = rust["cold_start_s"]
+    ok = min(x["python"]["cold_start"], x["powertools"]["cold_start"]) \
+        >= t["runtime_cold_start_speedup"]
+    lines.append(
+        f"| cold start: spawn to first response, {c['event']}, median (min–max) of {c['runs']} | "
+        + " | ".join(span(s["cold_start_s"]) for s in (rust, python, powertools))
+        + f" | {times(x['python']['cold_start'])} | {times(x['powertools']['cold_start'])} | "
+        + target(ok, f"≥ {t['runtime_cold_start_speedup']}× both") + " |")
+    for source, label in (("kinesis", "Kinesis"), ("dynamodb", "DynamoDB Streams")):
+        for size in ("small", "large"):
+            w = rust[source][size]
+            goal = "—"
+            if source == "kinesis" and size == "large":
+                ok = x["python"]["kinesis_large"] >= t["runtime_warm_kinesis_max_vs_python"] and \
+                    x["powertools"]["kinesis_large"] >= t["runtime_warm_kinesis_max_vs_powertools"]
+                goal = target(ok, f"≥ {t['runtime_warm_kinesis_max_vs_python']}× Python, "
+                                  f"≥ {t['runtime_warm_kinesis_max_vs_powertools']}× Powertools")
+            lines.append(
+                f"| warm, {label}, {w['records']} record{'s' if w['records'] > 1 else ''} "
+                f"({w['bytes'] / 2**20:.2f} MiB), "
+                f"median (p90) of {w['runs']} | "
+                + " | ".join(f"{s[source][size]['median'] * 1000:.{digits(s[source][size])}f} ms "
+                             f"({s[source][size]['p90'] * 1000:.{digits(s[source][size])}f})"
+                             for s in (rust, python, powertools))
+                + f" | {times(x['python'][f'{source}_{size}'])} | "
+                f"{times(x['powertools'][f'{source}_{size}'])} | {goal} |")
+    for source, label in (("kinesis", "Kinesis"), ("dynamodb", "DynamoDB Streams")):
+        n = rust[source]["invocations"]
+        goal = target(rust[source]["peak_rss_mb"] <= t["runtime_rss_mb"],
+                      f"≤ {t['runtime_rss_mb']} MB") if source == "kinesis" else "—"
+        lines.append(
+            f"| peak RSS (VmHWM) of the {label} process after {n} invocations, "
+            f"{rust[source]['large']['runs']} of them at {rust[source]['large']['records']} records | "
+            + " | ".join(f"{s[source]['peak_rss_mb']:.1f} MB" for s in (rust, python, powertools))
+            + f" | {times(python[source]['peak_rss_mb'] / rust[source]['peak_rss_mb'])} | "
+            f"{times(powertools[source]['peak_rss_mb'] / rust[source]['peak_rss_mb'])} | {goal} |")
+    return "\n".join(lines) + "\n"
+
+
+def times(ratio):
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def digits(s):
+    """Decimals for a duration in ms: three below 10 ms, one above."""
+    return 3 if s["median"] < 0.01 else 1
 
 
 def regression_markdown(r):
