@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench pipeline`. Sizes: 100 records, and the largest Kinesis batch whose
 //! event fits Lambda's 6 MB payload limit (about 8,900 records of 10 features). The EMF metrics
-//! document of each case is timed on its own (`metrics-document`).
+//! document of each case is timed on its own (`metrics-document`). The HTTP door's pure handler
+//! answers a 1-instance and a 1,000-instance `POST /predict` (`http`).
 
 use std::hint::black_box;
 
@@ -15,6 +16,7 @@ use stream_infer::model::Model;
 use stream_infer::score;
 use stream_infer::{App, handle};
 use stream_infer::{Deadline, JsonLinesSink, Sink};
+use stream_infer::{Door, respond};
 use stream_infer::{Invocation, Metrics};
 
 /// Lambda's limit on an invocation payload.
@@ -149,5 +151,51 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// A Function URL event carrying `POST /predict` with `n` instances (one bare object for 1).
+fn http_event(n: usize) -> String {
+    let body = if n == 1 {
+        features(0).to_string()
+    } else {
+        serde_json::json!({"instances": (0..n).map(features).collect::<Vec<_>>()}).to_string()
+    };
+    serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/predict", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "content-length": body.len().to_string(),
+            "host": "abcdefghij.lambda-url.us-east-1.on.aws", "user-agent": "curl/8.5.0",
+            "x-amz-date": "20261126T000000Z", "x-forwarded-for": "203.0.113.7"},
+        "requestContext": {"accountId": "123456789012", "apiId": "abcdefghij",
+            "domainName": "abcdefghij.lambda-url.us-east-1.on.aws", "domainPrefix": "abcdefghij",
+            "http": {"method": "POST", "path": "/predict", "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "requestId": "8476a536-e9f4-11e8-9739-2dfe598c3fcd", "routeKey": "$default",
+            "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 1795651200000_u64},
+        "body": body, "isBase64Encoded": false,
+    })
+    .to_string()
+}
+
+/// The HTTP door's pure handler (`cargo bench --bench pipeline -- http`): event bytes -> status
+/// and JSON body, for a 1-instance and a 1,000-instance `POST /predict`.
+fn bench_http(c: &mut Criterion) {
+    let config = Config::from_lookup(|_| None).unwrap();
+    let app = App::new(&config, Model::embedded(), None)
+        .unwrap()
+        .with_door(Door::Http {
+            max_instances: 1000,
+        });
+    let mut group = c.benchmark_group("http");
+    for n in [1, 1000] {
+        let event = http_event(n);
+        let answered = respond(&app, event.as_bytes()).unwrap();
+        assert_eq!(answered.response.status, 200, "{}", answered.response.body);
+        assert_eq!(answered.instances, n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("predict/{n}"), |b| {
+            b.iter(|| black_box(respond(&app, black_box(event.as_bytes())).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_http);
 criterion_main!(benches);

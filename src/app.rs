@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, ConfigError, SinkConfig};
+use crate::config::{Config, ConfigError, Door, SinkConfig};
 use crate::features::FeatureSpec;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelError};
@@ -21,6 +21,8 @@ pub struct App {
     deadline_margin: Duration,
     decode_limits: DecodeLimits,
     metrics: Option<Metrics>,
+    /// Which events the function answers (`DOOR`).
+    door: Door,
     /// How long the model took to load, reported once, with the first invocation.
     model_load: Option<Duration>,
     /// Set until the first invocation of the process takes it.
@@ -160,6 +162,7 @@ impl App {
                 max_decompressed_bytes: config.max_decompressed_bytes,
             },
             metrics: config.metrics.clone(),
+            door: config.door,
             model_load: None,
             cold: AtomicBool::new(true),
         })
@@ -195,6 +198,16 @@ impl App {
             dead_letter,
             ..self
         }
+    }
+
+    /// Which events the function answers: stream batches or HTTP requests (`DOOR`).
+    pub fn door(&self) -> Door {
+        self.door
+    }
+
+    /// The same app answering through `door` instead: for tests and the bench.
+    pub fn with_door(self, door: Door) -> App {
+        App { door, ..self }
     }
 
     /// The limits that apply while records are decoded (`MAX_DECOMPRESSED_BYTES`).

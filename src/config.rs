@@ -29,6 +29,22 @@ pub enum SinkConfig {
 
 const SINKS: &str = "stdout, dynamodb, sqs";
 
+/// Which events the function answers (`DOOR`): stream batches, or HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// Kinesis and DynamoDB Streams batches from an event source mapping (the default).
+    Stream,
+    /// Lambda Function URL and API Gateway HTTP API (payload 2.0) requests: `POST /predict`,
+    /// `GET /model`, `GET /health`.
+    Http {
+        /// `HTTP_MAX_INSTANCES`: the most instances one `POST /predict` may carry.
+        max_instances: usize,
+    },
+}
+
+/// `HTTP_MAX_INSTANCES` when unset.
+pub const DEFAULT_HTTP_MAX_INSTANCES: usize = 1000;
+
 /// Every setting the function reads, with its default applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -53,6 +69,8 @@ pub struct Config {
     /// `METRICS` (`on` or `off`, default on) and `METRICS_NAMESPACE` (default `StreamInfer`):
     /// the EMF document printed per invocation, for the function `AWS_LAMBDA_FUNCTION_NAME`.
     pub metrics: Option<Metrics>,
+    /// `DOOR` (`stream` or `http`, default stream) and, for `http`, `HTTP_MAX_INSTANCES`.
+    pub door: Door,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +168,27 @@ impl Config {
             base_delay: millis("SINK_BASE_DELAY_MS", defaults.base_delay, 60_000)?,
             max_delay: millis("SINK_MAX_DELAY_MS", defaults.max_delay, 600_000)?,
         };
+        let max_instances = env
+            .number(
+                "HTTP_MAX_INSTANCES",
+                1,
+                1_000_000,
+                "a whole number from 1 to 1000000",
+            )?
+            .unwrap_or(DEFAULT_HTTP_MAX_INSTANCES);
+        let door = match env.text("DOOR").as_deref() {
+            None | Some("stream") => Door::Stream,
+            Some("http") => Door::Http { max_instances },
+            Some(other) => {
+                return Err(ConfigError::NotAllowed {
+                    var: "DOOR",
+                    value: other.to_owned(),
+                    allowed: "stream, http",
+                });
+            }
+        };
         Ok(Config {
+            door,
             model: ModelSource::parse(lookup("MODEL_URI").as_deref())?,
             model_cache_dir: env
                 .non_empty("MODEL_CACHE_DIR")?
@@ -312,6 +350,40 @@ mod tests {
             e.to_string(),
             r#"METRICS="yes" is not allowed; use one of: on, off"#
         );
+    }
+
+    #[test]
+    fn the_door_is_stream_by_default_or_http_with_its_instance_limit() {
+        assert_eq!(config(&[]).unwrap().door, Door::Stream);
+        assert_eq!(config(&[("DOOR", "stream")]).unwrap().door, Door::Stream);
+        assert_eq!(
+            config(&[("DOOR", "http")]).unwrap().door,
+            Door::Http {
+                max_instances: 1000
+            }
+        );
+        assert_eq!(
+            config(&[("DOOR", " http "), ("HTTP_MAX_INSTANCES", "25")])
+                .unwrap()
+                .door,
+            Door::Http { max_instances: 25 }
+        );
+        let e = config(&[("DOOR", "https")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"DOOR="https" is not allowed; use one of: stream, http"#
+        );
+        for bad in ["0", "-1", "1e3", "many", "1000001"] {
+            let e = config(&[("DOOR", "http"), ("HTTP_MAX_INSTANCES", bad)]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "HTTP_MAX_INSTANCES={bad:?} is not valid: expected a whole number from 1 to 1000000"
+                )
+            );
+        }
+        // Checked even on the stream door, so a typo is caught before the door is switched.
+        assert!(config(&[("HTTP_MAX_INSTANCES", "0")]).is_err());
     }
 
     #[test]

@@ -27,6 +27,10 @@
 //!   writers.
 //! - `app`: the [`App`] (config, model, sinks), built once before the runtime loop.
 //! - `handler`: decode -> score -> write -> dead-letter -> respond ([`handle`]).
+//! - `http`: the synchronous door (`DOOR=http`): a Function URL / HTTP API request -> status,
+//!   headers and JSON body, through the same features and model, pure ([`respond`]).
+//! - `runtime`: the Lambda runtime loop of both doors, fed each invocation's raw bytes by a
+//!   `tower` layer instead of a serde pass ([`run`]).
 //!
 //! # Architecture invariants
 //!
@@ -48,25 +52,29 @@ mod config;
 mod digest;
 mod features;
 mod handler;
+mod http;
 mod ledger;
 mod metrics;
 pub mod model;
 mod pipeline;
 mod reason;
+mod runtime;
 mod sink;
 mod source;
 
 pub use app::{App, InitError};
 pub use aws_error::describe as describe_aws_error;
-pub use config::{Config, ConfigError, SinkConfig};
+pub use config::{Config, ConfigError, DEFAULT_HTTP_MAX_INSTANCES, Door, SinkConfig};
 pub use features::FeatureSpec;
 pub use handler::{Call, HandlerError, handle, handle_lambda, handle_observed, handle_reported};
+pub use http::{Answered, HttpError, HttpResponse, handle_http, respond};
 pub use ledger::{Entry, Handled, Outcome, StreamResponse, Summary};
-pub use metrics::{Invocation, Metrics, Observed, Stages};
+pub use metrics::{Invocation, Metrics, Observed, Request, Stages};
 pub use model::{Model, ModelError, ModelSource};
 pub use pipeline::RecordError;
 pub use pipeline::{Scored, ScoredBatch, Verdict, score};
 pub use reason::Reason;
+pub use runtime::{Answer, InvocationError, RawBody, RawBodyLayer, run};
 pub use sink::{
     DeadLetter, Deadline, Delivery, DynamoDbSink, JsonLinesSink, PayloadEncoding, Rejection,
     RetryPolicy, Sink, SinkError, SqsQueue,

@@ -65,6 +65,27 @@ pub struct Invocation<'a> {
     pub model_load: Option<Duration>,
 }
 
+/// One request to the HTTP door as its metrics document describes it.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+    pub model: &'a str,
+    pub model_version: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Instances in a `POST /predict`.
+    pub instances: usize,
+    /// Instances answered with an error, by reason.
+    pub rejected: &'a BTreeMap<Reason, usize>,
+    /// From the event's bytes to the response.
+    pub latency: Duration,
+    pub cold_start: bool,
+    pub model_load: Option<Duration>,
+}
+
 /// The metric names and units of every document, in order (reason metrics follow).
 const COUNTS: [&str; 10] = [
     "Records",
@@ -177,6 +198,53 @@ impl Metrics {
             quoted(run.request_id),
         );
         if let Some(trace) = run.trace_id {
+            let _ = write!(doc, r#","TraceId":{}"#, quoted(trace));
+        }
+        doc.push_str(&values);
+        doc.push('}');
+        doc
+    }
+}
+
+impl Metrics {
+    /// The EMF document of one HTTP request (`Source` dimension `http`), as one line of JSON:
+    /// `Requests` (1), `Instances`, `Rejected` (and `Rejected.<code>` per reason), `LatencyMs`,
+    /// `ColdStart`, `ModelLoadMs` on a cold start; the method, path and status as properties.
+    pub fn request_document(&self, request: &Request<'_>, timestamp_ms: u64) -> String {
+        let rejected: usize = request.rejected.values().sum();
+        let (mut names, mut values) = (String::with_capacity(512), String::with_capacity(256));
+        let mut metric = |name: &dyn Display, unit: &str, value: &dyn Display| {
+            if !names.is_empty() {
+                names.push(',');
+            }
+            let _ = write!(names, r#"{{"Name":"{name}","Unit":"{unit}"}}"#);
+            let _ = write!(values, r#","{name}":{value}"#);
+        };
+        metric(&"Requests", "Count", &1);
+        metric(&"Instances", "Count", &request.instances);
+        metric(&"Rejected", "Count", &rejected);
+        metric(&"LatencyMs", "Milliseconds", &millis(request.latency));
+        for (reason, value) in request.rejected {
+            metric(&format_args!("Rejected.{reason}"), "Count", value);
+        }
+        metric(&"ColdStart", "Count", &u8::from(request.cold_start));
+        if let Some(load) = request.model_load {
+            metric(&"ModelLoadMs", "Milliseconds", &millis(load));
+        }
+        let mut doc = String::with_capacity(names.len() + values.len() + 512);
+        let _ = write!(
+            doc,
+            r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":{},"Dimensions":{DIMENSIONS},"Metrics":[{names}]}}]}},"FunctionName":{},"Source":"http","Model":{},"ModelVersion":{},"RequestId":{},"Method":{},"Path":{},"Status":{}"#,
+            quoted(&self.namespace),
+            quoted(&self.function),
+            quoted(request.model),
+            quoted(request.model_version),
+            quoted(request.request_id),
+            quoted(request.method),
+            quoted(request.path),
+            request.status,
+        );
+        if let Some(trace) = request.trace_id {
             let _ = write!(doc, r#","TraceId":{}"#, quoted(trace));
         }
         doc.push_str(&values);
@@ -312,6 +380,55 @@ mod tests {
             !names.contains(&"ModelVersion"),
             "the version is a property"
         );
+    }
+
+    #[test]
+    fn a_request_document_counts_the_request_under_source_http() {
+        let metrics = Metrics::new("StreamInfer", "fn-http");
+        let rejected = BTreeMap::from([(Reason::FeatureMissing, 2), (Reason::NotObject, 1)]);
+        let request = Request {
+            request_id: "req-9",
+            trace_id: None,
+            model: "diabetes",
+            model_version: "sha256:2",
+            method: "POST",
+            path: "/predict",
+            status: 200,
+            instances: 10,
+            rejected: &rejected,
+            latency: Duration::from_micros(250),
+            cold_start: false,
+            model_load: None,
+        };
+        let doc: Value = serde_json::from_str(&metrics.request_document(&request, 5)).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "StreamInfer");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["FunctionName", "Source", "Model"], ["FunctionName"]])
+        );
+        assert_eq!(
+            (&doc["Source"], &doc["FunctionName"], &doc["Model"]),
+            (&json!("http"), &json!("fn-http"), &json!("diabetes"))
+        );
+        for name in directive["Metrics"].as_array().unwrap() {
+            let name = name["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name}");
+        }
+        let n = |name: &str| doc[name].as_f64().unwrap();
+        assert_eq!(
+            (n("Requests"), n("Instances"), n("Rejected"), n("LatencyMs")),
+            (1.0, 10.0, 3.0, 0.25)
+        );
+        assert_eq!(
+            (n("Rejected.feature_missing"), n("Rejected.not_object")),
+            (2.0, 1.0)
+        );
+        assert_eq!(
+            (n("Status"), &doc["Method"], &doc["Path"]),
+            (200.0, &json!("POST"), &json!("/predict"))
+        );
+        assert!(doc.get("ModelLoadMs").is_none() && doc.get("TraceId").is_none());
     }
 
     #[test]

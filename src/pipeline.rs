@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2};
 use crate::features::{FeatureSpec, Payload};
 use crate::model::{self, Model, Output, Typed};
 use crate::reason::Reason;
-use crate::source::{Batch, DecodeError, Input, Meta, SkipReason, Source};
+use crate::source::{Batch, DecodeError, Input, Meta, Record, SkipReason, Source};
 
 /// What the pipeline concluded about one record, before any sink has seen it.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,19 +110,35 @@ pub struct ScoredBatch<'a> {
 /// when no record is valid), and pairs the predictions with their records.
 pub fn score<'a>(batch: Batch<'a>, spec: &FeatureSpec, model: &Model) -> ScoredBatch<'a> {
     match model.typed_model() {
-        Some(typed) => score_typed(batch, spec, typed),
+        Some(typed) => ScoredBatch {
+            source: batch.source,
+            records: score_typed(batch.records, spec, typed),
+        },
         None => score_with(batch, spec, |x| model.predict(x)),
+    }
+}
+
+/// [`score`] on records that belong to no stream event (the HTTP door's instances): one
+/// [`Scored`] per record, in order, from one model evaluation.
+pub(crate) fn score_records<'a>(
+    records: Vec<Record<'a>>,
+    spec: &FeatureSpec,
+    model: &Model,
+) -> Vec<Scored<'a>> {
+    match model.typed_model() {
+        Some(typed) => score_typed(records, spec, typed),
+        None => score_rows(records, spec, |x| model.predict(x)),
     }
 }
 
 /// A typed model: each record's inputs go through the model's transforms into one batch (dense,
 /// or CSR when it reads text), which the estimator evaluates once.
-fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> ScoredBatch<'a> {
+fn score_typed<'a>(records: Vec<Record<'a>>, spec: &FeatureSpec, typed: &Typed) -> Vec<Scored<'a>> {
     let program = typed.program();
-    let mut features = program.batch(batch.records.len());
-    let mut pending = Vec::with_capacity(batch.records.len());
-    let span = tracing::debug_span!("features", records = batch.records.len()).entered();
-    for record in batch.records {
+    let mut features = program.batch(records.len());
+    let mut pending = Vec::with_capacity(records.len());
+    let span = tracing::debug_span!("features", records = records.len()).entered();
+    for record in records {
         let state = payload(&record.input).and_then(|payload| {
             spec.extract_values(payload)
                 .map_err(RecordError::from)
@@ -149,7 +165,7 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
         typed.scorer().evaluate(&x).ok()
     };
     let mut row = 0;
-    let records = pending
+    pending
         .into_iter()
         .map(|(meta, state)| {
             let verdict = match state {
@@ -162,11 +178,7 @@ fn score_typed<'a>(batch: Batch<'a>, spec: &FeatureSpec, typed: &Typed) -> Score
             };
             Scored { meta, verdict }
         })
-        .collect();
-    ScoredBatch {
-        source: batch.source,
-        records,
-    }
+        .collect()
 }
 
 fn typed_verdict(
@@ -227,17 +239,29 @@ pub(crate) fn score_with<'a>(
     spec: &FeatureSpec,
     predict: impl FnOnce(Array2<f64>) -> Array1<f64>,
 ) -> ScoredBatch<'a> {
+    ScoredBatch {
+        source: batch.source,
+        records: score_rows(batch.records, spec, predict),
+    }
+}
+
+/// [`score_with`] on the records alone.
+fn score_rows<'a>(
+    records: Vec<Record<'a>>,
+    spec: &FeatureSpec,
+    predict: impl FnOnce(Array2<f64>) -> Array1<f64>,
+) -> Vec<Scored<'a>> {
     /// A record's verdict while the batch is being predicted: a row of the matrix, or final.
     enum Pending {
         Row { key: Option<String> },
         Done(Verdict),
     }
     let width = spec.width();
-    let mut matrix = Vec::with_capacity(batch.records.len() * width);
+    let mut matrix = Vec::with_capacity(records.len() * width);
     let mut rows = 0;
-    let mut pending = Vec::with_capacity(batch.records.len());
-    let span = tracing::debug_span!("features", records = batch.records.len()).entered();
-    for record in batch.records {
+    let mut pending = Vec::with_capacity(records.len());
+    let span = tracing::debug_span!("features", records = records.len()).entered();
+    for record in records {
         let state = match payload(&record.input) {
             Err(verdict) => Pending::Done(verdict),
             Ok(payload) => {
@@ -266,7 +290,7 @@ pub(crate) fn score_with<'a>(
         tracing::debug_span!("predict", rows).in_scope(|| predict(x))
     }
     .into_iter();
-    let records = pending
+    pending
         .into_iter()
         .map(|(meta, state)| {
             let verdict = match state {
@@ -282,11 +306,7 @@ pub(crate) fn score_with<'a>(
             };
             Scored { meta, verdict }
         })
-        .collect();
-    ScoredBatch {
-        source: batch.source,
-        records,
-    }
+        .collect()
 }
 
 #[cfg(test)]

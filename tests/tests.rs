@@ -7,6 +7,7 @@ mod degenerate_models;
 mod faults;
 mod fuzz;
 mod golden;
+mod http;
 mod metrics;
 mod panic;
 mod parity;

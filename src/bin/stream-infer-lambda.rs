@@ -1,7 +1,7 @@
-//! The Lambda bootstrap: config, model and sinks once, then the runtime loop.
+//! The Lambda bootstrap: config, model and sinks once, then the runtime loop of the configured
+//! door (`DOOR`: stream batches or HTTP requests).
 
-use lambda_runtime::service_fn;
-use stream_infer::{App, Config, InitError, handle_lambda};
+use stream_infer::{App, Config, Door, InitError};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,9 +16,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sink = app.sink().describe(),
         dead_letter = app.dead_letter().describe(),
         metrics = app.metrics().map_or("off", |m| m.namespace()),
+        door = match app.door() {
+            Door::Stream => "stream",
+            Door::Http { .. } => "http",
+        },
         "stream-infer ready"
     );
-    lambda_runtime::run(service_fn(|event| handle_lambda(&app, event))).await
+    stream_infer::run(&app).await
 }
 
 /// Logs an init failure with its stable error type, then hands it to the runtime.

@@ -1,0 +1,938 @@
+//! The synchronous door: a Function URL or API Gateway HTTP API request -> status, headers and a
+//! JSON body, with the stream's feature decoding, transforms and model, and no IO.
+//!
+//! Lambda Function URLs and API Gateway HTTP APIs (payload format 2.0) send the same event:
+//! `version: "2.0"`, `rawPath`, `requestContext.http.method`, `headers`, `body` and
+//! `isBase64Encoded`. The event is read in one pass (unused fields skipped), the routes are
+//! matched on the method and path, and `POST /predict` turns each instance into a record that
+//! goes through [`pipeline`](crate::pipeline) like a stream record: one model evaluation per
+//! request, and a bad instance answered in its place with the stream's reason code rather than
+//! failing the request. Only an event that is not an HTTP request at all is an invocation error.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Instant;
+
+use base64::Engine;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tracing::Instrument as _;
+
+use crate::app::App;
+use crate::config::Door;
+use crate::handler::Call;
+use crate::metrics::Request;
+use crate::model::Model;
+use crate::pipeline::{self, Verdict};
+use crate::reason::Reason;
+use crate::sink::{ModelRef, Predicted, Probabilities};
+use crate::source::{Input, Meta, Record, Text};
+
+/// The routes, for 404 messages.
+const ROUTES: &str = "POST /predict, GET /model, GET /health";
+
+/// Why an invocation of the HTTP door failed as a whole: the event is not an HTTP request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Not a Function URL / HTTP API payload 2.0 event.
+    #[error(
+        "event is not a Function URL or API Gateway HTTP API (payload format 2.0) request: {detail}"
+    )]
+    NotHttpEvent {
+        /// What was wrong with it.
+        detail: String,
+    },
+}
+
+impl HttpError {
+    /// A stable error type for Lambda's error report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HttpError::NotHttpEvent { .. } => "NotHttpEvent",
+        }
+    }
+}
+
+/// The response, as a Function URL or HTTP API expects it from the function: every body is
+/// JSON, sent as text with `content-type: application/json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Allow` header of a 405 answer.
+    pub allow: Option<&'static str>,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl Serialize for HttpResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct Headers {
+            #[serde(rename = "content-type")]
+            content_type: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            allow: Option<&'static str>,
+        }
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("statusCode", &self.status)?;
+        map.serialize_entry(
+            "headers",
+            &Headers {
+                content_type: "application/json",
+                allow: self.allow,
+            },
+        )?;
+        map.serialize_entry("body", &self.body)?;
+        map.serialize_entry("isBase64Encoded", &false)?;
+        map.end()
+    }
+}
+
+/// One request as the door answered it: the response, and what the log line and the metrics
+/// document say about it.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub response: HttpResponse,
+    /// The request's method and path (after any API Gateway stage).
+    pub method: String,
+    pub path: String,
+    /// Instances in a `POST /predict` (0 for other routes and refused requests).
+    pub instances: usize,
+    /// The instances answered with an error, by reason.
+    pub rejected: BTreeMap<Reason, usize>,
+}
+
+impl Answered {
+    /// How many instances were answered with an error.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.values().sum()
+    }
+}
+
+/// Why a whole request is refused: the `reason` of its error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Refusal {
+    /// The body is not JSON (or a base64 body is not valid base64 of JSON).
+    NotJson,
+    /// A base64-encoded body that is not valid base64.
+    NotBase64,
+    /// JSON of the wrong shape: not an object, or `instances` not an array.
+    WrongShape,
+    /// More instances than `HTTP_MAX_INSTANCES`.
+    TooManyInstances,
+    /// No such route.
+    NotFound,
+    /// The route exists, under another method.
+    MethodNotAllowed,
+}
+
+impl Refusal {
+    fn status(self) -> u16 {
+        match self {
+            Refusal::NotJson | Refusal::NotBase64 | Refusal::WrongShape => 400,
+            Refusal::TooManyInstances => 413,
+            Refusal::NotFound => 404,
+            Refusal::MethodNotAllowed => 405,
+        }
+    }
+}
+
+/// `{"error":{"reason":…,"message":…}}`, for a refused request and for a rejected instance.
+#[derive(Serialize)]
+struct ErrorBody<'a, R: Serialize> {
+    error: ErrorDetail<'a, R>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a, R: Serialize> {
+    reason: R,
+    message: Cow<'a, str>,
+}
+
+fn refuse(refusal: Refusal, message: &str) -> HttpResponse {
+    HttpResponse {
+        status: refusal.status(),
+        allow: None,
+        body: to_json(&ErrorBody {
+            error: ErrorDetail {
+                reason: refusal,
+                message: Cow::Borrowed(message),
+            },
+        }),
+    }
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("a response body always serializes")
+}
+
+/// The part of the payload 2.0 event the door reads; every other field is skipped unread.
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(borrow, default)]
+    version: Option<Text<'a>>,
+    #[serde(rename = "rawPath", borrow)]
+    raw_path: Text<'a>,
+    #[serde(rename = "requestContext", borrow)]
+    request_context: RequestContext<'a>,
+    #[serde(borrow, default)]
+    body: Option<Text<'a>>,
+    #[serde(rename = "isBase64Encoded", default)]
+    is_base64_encoded: bool,
+}
+
+#[derive(Deserialize)]
+struct RequestContext<'a> {
+    #[serde(borrow)]
+    http: HttpContext<'a>,
+    /// API Gateway's stage: a named stage prefixes `rawPath`, `$default` does not.
+    #[serde(borrow, default)]
+    stage: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct HttpContext<'a> {
+    #[serde(borrow)]
+    method: Text<'a>,
+}
+
+/// Answers one Function URL / HTTP API event. Pure: the model is already loaded, nothing is
+/// written.
+pub fn respond(app: &App, event: &[u8]) -> Result<Answered, HttpError> {
+    let event: Event<'_> = serde_json::from_slice(event).map_err(|e| HttpError::NotHttpEvent {
+        detail: e.to_string(),
+    })?;
+    if let Some(version) = &event.version
+        && version.0 != "2.0"
+    {
+        return Err(HttpError::NotHttpEvent {
+            detail: format!(
+                "payload format version {:?}; configure the integration with payload format version 2.0",
+                version.0
+            ),
+        });
+    }
+    let method = event.request_context.http.method.0.into_owned();
+    let path = route_path(&event.raw_path.0, event.request_context.stage.as_ref()).to_owned();
+    let mut answered = Answered {
+        response: refuse(Refusal::NotFound, ""),
+        method,
+        path,
+        instances: 0,
+        rejected: BTreeMap::new(),
+    };
+    let allowed = match answered.path.as_str() {
+        "/predict" => "POST",
+        "/model" | "/health" => "GET",
+        other => {
+            answered.response = refuse(
+                Refusal::NotFound,
+                &format!(
+                    "no route {} {other}; the routes are {ROUTES}",
+                    answered.method
+                ),
+            );
+            return Ok(answered);
+        }
+    };
+    if answered.method != allowed {
+        answered.response = HttpResponse {
+            allow: Some(allowed),
+            ..refuse(
+                Refusal::MethodNotAllowed,
+                &format!(
+                    "{} is not allowed on {}; use {allowed}",
+                    answered.method, answered.path
+                ),
+            )
+        };
+        return Ok(answered);
+    }
+    let model = app.model();
+    answered.response = match answered.path.as_str() {
+        "/model" => ok(to_json(&model.describe())),
+        "/health" => ok(to_json(&Health {
+            status: "ok",
+            model: model_ref(model),
+        })),
+        _ => {
+            let max_instances = match app.door() {
+                Door::Http { max_instances } => max_instances,
+                Door::Stream => crate::config::DEFAULT_HTTP_MAX_INSTANCES,
+            };
+            match body(event.body.as_ref(), event.is_base64_encoded) {
+                Err(refused) => refused,
+                Ok(bytes) => predict(app, &bytes, max_instances, &mut answered),
+            }
+        }
+    };
+    Ok(answered)
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    model: ModelRef<'a>,
+}
+
+fn ok(body: String) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        allow: None,
+        body,
+    }
+}
+
+fn model_ref(model: &Model) -> ModelRef<'_> {
+    ModelRef {
+        name: model.name(),
+        version: model.version(),
+    }
+}
+
+/// The path the routes are matched on: without an API Gateway stage prefix (a named stage puts
+/// `/<stage>` before the route) and without a trailing slash.
+fn route_path<'p>(raw: &'p str, stage: Option<&Text<'_>>) -> &'p str {
+    let path = match stage.map(|s| s.0.as_ref()) {
+        Some(stage) if stage != "$default" => raw
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .unwrap_or(raw),
+        _ => raw,
+    };
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
+/// The request body's bytes, base64-decoded when the event says so.
+fn body<'b>(body: Option<&'b Text<'_>>, base64: bool) -> Result<Cow<'b, [u8]>, HttpResponse> {
+    let text = body.map_or("", |b| b.0.as_ref());
+    if !base64 {
+        return Ok(Cow::Borrowed(text.as_bytes()));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map(Cow::Owned)
+        .map_err(|e| {
+            refuse(
+                Refusal::NotBase64,
+                &format!("the body is marked base64-encoded but is not valid base64: {e}"),
+            )
+        })
+}
+
+/// What the top of a `POST /predict` body is: one instance, or a batch.
+enum Shape<'b> {
+    /// An object without an `instances` field: the instance itself.
+    One(&'b RawValue),
+    /// `{"instances":[…]}`: each element, unparsed.
+    Many(Vec<&'b RawValue>),
+}
+
+fn predict(app: &App, bytes: &[u8], max_instances: usize, answered: &mut Answered) -> HttpResponse {
+    let shape = match shape(bytes) {
+        Ok(shape) => shape,
+        Err((refusal, message)) => return refuse(refusal, &message),
+    };
+    let instances = match shape {
+        Shape::One(instance) => vec![instance],
+        Shape::Many(instances) => instances,
+    };
+    answered.instances = instances.len();
+    if instances.len() > max_instances {
+        return refuse(
+            Refusal::TooManyInstances,
+            &format!(
+                "{} instances in one request; at most {max_instances} are allowed (HTTP_MAX_INSTANCES)",
+                instances.len()
+            ),
+        );
+    }
+    let records = instances
+        .iter()
+        .map(|instance| Record {
+            meta: Meta::default(),
+            input: Input::Json(instance.get().as_bytes().to_vec()),
+        })
+        .collect();
+    let model = app.model();
+    let scored = pipeline::score_records(records, app.spec(), model);
+    let classes = model
+        .typed_model()
+        .map_or(&[][..], |typed| typed.scorer().classes());
+    let mut rejected = |reason: Reason, message: String| {
+        *answered.rejected.entry(reason).or_default() += 1;
+        Item::Error(ErrorBody {
+            error: ErrorDetail {
+                reason,
+                message: Cow::Owned(message),
+            },
+        })
+    };
+    let predictions: Vec<Item<'_>> = scored
+        .iter()
+        .map(|record| match &record.verdict {
+            Verdict::Predicted { key, value } => {
+                Item::Predicted(Entry::new(key, Predicted::Value(*value)))
+            }
+            Verdict::Imputed {
+                key,
+                value,
+                imputed,
+            } => Item::Predicted(Entry {
+                imputed,
+                ..Entry::new(key, Predicted::Value(*value))
+            }),
+            Verdict::Classified {
+                key,
+                class,
+                probabilities,
+                imputed,
+            } => Item::Predicted(Entry {
+                probabilities: probabilities
+                    .as_deref()
+                    .map(|values| Probabilities { classes, values }),
+                imputed,
+                ..Entry::new(key, Predicted::Label(&classes[*class]))
+            }),
+            Verdict::Rejected(error) => rejected(error.reason(), error.to_string()),
+            // A JSON instance is never skipped; answered rather than lost if that changes.
+            Verdict::Skipped(skip) => rejected(
+                Reason::Internal,
+                format!("the instance was skipped ({skip:?})"),
+            ),
+        })
+        .collect();
+    ok(to_json(&Predictions {
+        predictions,
+        model: model_ref(model),
+    }))
+}
+
+/// The body of a `POST /predict` answer.
+#[derive(Serialize)]
+struct Predictions<'a> {
+    predictions: Vec<Item<'a>>,
+    model: ModelRef<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Predicted(Entry<'a>),
+    Error(ErrorBody<'a, Reason>),
+}
+
+/// One instance's answer, with the field names of the stream's prediction line.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    prediction: Predicted<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Probabilities<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    imputed: &'a [String],
+}
+
+impl<'a> Entry<'a> {
+    fn new(key: &'a Option<String>, prediction: Predicted<'a>) -> Entry<'a> {
+        Entry {
+            key: key.as_deref(),
+            prediction,
+            probabilities: None,
+            imputed: &[],
+        }
+    }
+}
+
+/// Reads the top of the body once: an object with an `instances` field is a batch (each element
+/// kept unparsed), any other object is one instance.
+fn shape(bytes: &[u8]) -> Result<Shape<'_>, (Refusal, String)> {
+    let whole: &RawValue = serde_json::from_slice(bytes).map_err(|e| {
+        let what = if bytes.iter().all(u8::is_ascii_whitespace) {
+            "the body is empty".to_owned()
+        } else {
+            format!("the body is not JSON: {e}")
+        };
+        (
+            Refusal::NotJson,
+            format!("{what}; send one instance as a JSON object, or {{\"instances\":[…]}}"),
+        )
+    })?;
+    let top = TopLevel::deserialize(whole).map_err(|e| (Refusal::WrongShape, e.to_string()))?;
+    match top {
+        TopLevel::NotObject(found) => Err((
+            Refusal::WrongShape,
+            format!(
+                "the body is a JSON {found}; send one instance as a JSON object, or {{\"instances\":[…]}}"
+            ),
+        )),
+        TopLevel::Object {
+            instances: None, ..
+        } => Ok(Shape::One(whole)),
+        TopLevel::Object {
+            instances: Some(Err(found)),
+            ..
+        } => Err((
+            Refusal::WrongShape,
+            format!("`instances` is a JSON {found}; it must be an array of objects"),
+        )),
+        TopLevel::Object {
+            instances: Some(Ok(_)),
+            other: Some(other),
+        } => Err((
+            Refusal::WrongShape,
+            format!(
+                "a batch has the `instances` field alone; found `{other}` beside it (to send one instance with a feature named `instances`, wrap it: {{\"instances\":[{{…}}]}})"
+            ),
+        )),
+        TopLevel::Object {
+            instances: Some(Ok(instances)),
+            other: None,
+        } => Ok(Shape::Many(instances)),
+    }
+}
+
+/// The body's top level, read without parsing any value but `instances`.
+enum TopLevel<'b> {
+    NotObject(&'static str),
+    Object {
+        /// The `instances` array's elements, or what it was instead of an array.
+        instances: Option<Result<Vec<&'b RawValue>, &'static str>>,
+        /// The first other field's name.
+        other: Option<String>,
+    },
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopVisitor)
+    }
+}
+
+struct TopVisitor;
+
+/// What a JSON value is, by the visitor method that saw it.
+macro_rules! kinds {
+    ($value:ty) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+            Ok(self.found("boolean"))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
+            Ok(self.found("number"))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
+            Ok(self.found("number"))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
+            Ok(self.found("number"))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<$value, E> {
+            Ok(self.found("string"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
+            Ok(self.found("null"))
+        }
+    };
+}
+
+impl TopVisitor {
+    fn found(self, kind: &'static str) -> TopLevel<'static> {
+        TopLevel::NotObject(kind)
+    }
+}
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    kinds!(TopLevel<'de>);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::NotObject("array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+        let mut instances = None;
+        let mut other = None;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if key.0 == "instances" {
+                if instances.is_some() {
+                    return Err(de::Error::custom(
+                        "field `instances` appears more than once",
+                    ));
+                }
+                instances = Some(map.next_value::<Instances<'de>>()?.0);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                other.get_or_insert_with(|| key.0.into_owned());
+            }
+        }
+        Ok(TopLevel::Object { instances, other })
+    }
+}
+
+/// The `instances` value: its elements unparsed, or the kind of value it was instead.
+struct Instances<'b>(Result<Vec<&'b RawValue>, &'static str>);
+
+impl<'de> Deserialize<'de> for Instances<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(InstancesVisitor)
+    }
+}
+
+struct InstancesVisitor;
+
+impl InstancesVisitor {
+    fn found(self, kind: &'static str) -> Instances<'static> {
+        Instances(Err(kind))
+    }
+}
+
+impl<'de> Visitor<'de> for InstancesVisitor {
+    type Value = Instances<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of instances")
+    }
+
+    kinds!(Instances<'de>);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Instances<'de>, A::Error> {
+        let mut instances = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(instance) = seq.next_element::<&'de RawValue>()? {
+            instances.push(instance);
+        }
+        Ok(Instances(Ok(instances)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Instances<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Instances(Err("object")))
+    }
+}
+
+/// Everything one invocation of the HTTP door does: [`respond`] inside the invocation span (as
+/// the stream's), the `request done` log line, and the request's metrics document (when
+/// `METRICS` is on), returned for the caller to print.
+pub async fn handle_http(
+    app: &App,
+    event: &[u8],
+    call: Call<'_>,
+) -> Result<(HttpResponse, Option<String>), HttpError> {
+    let started = Instant::now();
+    let (cold_start, model_load) = app.take_cold_start();
+    let (model, model_version) = (app.model().name(), app.model().version());
+    let span = tracing::info_span!("invocation", cold_start, model, model_version);
+    let answered = async { respond(app, event) }
+        .instrument(span.clone())
+        .await?;
+    let latency = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            source = "http",
+            method = answered.method,
+            path = answered.path,
+            status = answered.response.status,
+            instances = answered.instances,
+            rejected = answered.rejected_count(),
+            "request done"
+        )
+    });
+    let document = app.metrics().map(|metrics| {
+        let request = Request {
+            request_id: call.request_id,
+            trace_id: call.trace,
+            model,
+            model_version,
+            method: &answered.method,
+            path: &answered.path,
+            status: answered.response.status,
+            instances: answered.instances,
+            rejected: &answered.rejected,
+            latency,
+            cold_start,
+            model_load,
+        };
+        metrics.request_document(&request, crate::metrics::now_ms())
+    });
+    Ok((answered.response, document))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::{Value, json};
+
+    fn app(vars: &[(&str, &str)]) -> App {
+        let mut vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.push(("DOOR".into(), "http".into()));
+        let config = Config::from_lookup(|name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        App::new(&config, Model::embedded(), None).unwrap()
+    }
+
+    fn event(method: &str, path: &str, body: Option<&str>) -> Vec<u8> {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
+            "requestContext": {"accountId": "123456789012", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+                "requestId": "r-1", "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
+            "body": body, "isBase64Encoded": false,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn call(app: &App, method: &str, path: &str, body: Option<&str>) -> (Answered, Value) {
+        let answered = respond(app, &event(method, path, body)).unwrap();
+        let value = serde_json::from_str(&answered.response.body).unwrap();
+        (answered, value)
+    }
+
+    const GOOD: &str = r#"{"age":59,"sex":2,"bmi":32.1,"bp":101,"s1":157,"s2":93.2,"s3":38,"s4":4,"s5":4.8598,"s6":87}"#;
+
+    fn expected(instance: &str) -> f64 {
+        let x: serde_json::Map<String, Value> = serde_json::from_str(instance).unwrap();
+        let model = Model::embedded();
+        let row: Vec<f64> = model
+            .features()
+            .iter()
+            .map(|f| x[f].as_f64().unwrap())
+            .collect();
+        model.predict(ndarray::Array2::from_shape_vec((1, row.len()), row).unwrap())[0]
+    }
+
+    #[test]
+    fn one_instance_is_predicted_with_the_model_named() {
+        let app = app(&[]);
+        let (answered, body) = call(&app, "POST", "/predict", Some(GOOD));
+        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.instances, 1);
+        assert_eq!(
+            body,
+            json!({
+                "predictions": [{"prediction": expected(GOOD)}],
+                "model": {"name": app.model().name(), "version": app.model().version()},
+            })
+        );
+    }
+
+    #[test]
+    fn a_batch_answers_each_instance_in_place_with_the_stream_reason_codes() {
+        let app = app(&[]);
+        let keyed = GOOD.replacen('{', r#"{"id":"p-7","#, 1);
+        let missing = GOOD.replace(r#""age":59,"#, "");
+        let text = GOOD.replace(r#""age":59"#, r#""age":"59""#);
+        let body = format!(r#"{{"instances":[{keyed},{missing},[1,2],{text},{GOOD}]}}"#);
+        let (answered, body) = call(&app, "POST", "/predict", Some(&body));
+        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.instances, 5);
+        assert_eq!(answered.rejected_count(), 3);
+        let p = body["predictions"].as_array().unwrap();
+        assert_eq!(p.len(), 5);
+        assert_eq!(p[0], json!({"key": "p-7", "prediction": expected(GOOD)}));
+        assert_eq!(p[1]["error"]["reason"], "feature_missing");
+        assert_eq!(p[1]["error"]["message"], "feature `age` is missing");
+        assert_eq!(p[2]["error"]["reason"], "not_object");
+        assert_eq!(p[3]["error"]["reason"], "feature_string");
+        assert_eq!(p[4], json!({"prediction": expected(GOOD)}));
+        assert_eq!(
+            answered.rejected,
+            BTreeMap::from([
+                (Reason::FeatureMissing, 1),
+                (Reason::NotObject, 1),
+                (Reason::FeatureString, 1)
+            ])
+        );
+    }
+
+    #[test]
+    fn features_field_and_id_field_apply_as_on_the_stream() {
+        let app = app(&[("FEATURES_FIELD", "features"), ("ID_FIELD", "patient")]);
+        let body = format!(r#"{{"patient":12,"features":{GOOD}}}"#);
+        let (_, body) = call(&app, "POST", "/predict", Some(&body));
+        assert_eq!(
+            body["predictions"][0],
+            json!({"key": "12", "prediction": expected(GOOD)})
+        );
+    }
+
+    #[test]
+    fn a_base64_body_is_decoded() {
+        let app = app(&[]);
+        let mut event: Value = serde_json::from_slice(&event("POST", "/predict", None)).unwrap();
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(GOOD));
+        event["isBase64Encoded"] = json!(true);
+        let answered = respond(&app, event.to_string().as_bytes()).unwrap();
+        assert_eq!(answered.response.status, 200);
+        let body: Value = serde_json::from_str(&answered.response.body).unwrap();
+        assert_eq!(body["predictions"][0]["prediction"], json!(expected(GOOD)));
+
+        event["body"] = json!("%%% not base64");
+        let answered = respond(&app, event.to_string().as_bytes()).unwrap();
+        assert_eq!(answered.response.status, 400);
+        let body: Value = serde_json::from_str(&answered.response.body).unwrap();
+        assert_eq!(body["error"]["reason"], "not_base64");
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_or_of_the_wrong_shape_are_400() {
+        let app = app(&[]);
+        for (body, reason, says) in [
+            (Some("not json"), "not_json", "the body is not JSON"),
+            (None, "not_json", "the body is empty"),
+            (Some("  "), "not_json", "the body is empty"),
+            (Some("[1,2]"), "wrong_shape", "the body is a JSON array"),
+            (Some("5"), "wrong_shape", "the body is a JSON number"),
+            (
+                Some(r#"{"instances":{"age":1}}"#),
+                "wrong_shape",
+                "`instances` is a JSON object",
+            ),
+            (
+                Some(r#"{"instances":[],"extra":1}"#),
+                "wrong_shape",
+                "found `extra` beside it",
+            ),
+            (
+                Some(r#"{"instances":[],"instances":[]}"#),
+                "wrong_shape",
+                "appears more than once",
+            ),
+        ] {
+            let (answered, value) = call(&app, "POST", "/predict", body);
+            assert_eq!(answered.response.status, 400, "{body:?}");
+            assert_eq!(value["error"]["reason"], reason, "{body:?}");
+            let message = value["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{body:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn more_instances_than_the_configured_limit_is_413() {
+        let app = app(&[("HTTP_MAX_INSTANCES", "2")]);
+        let two = format!(r#"{{"instances":[{GOOD},{GOOD}]}}"#);
+        assert_eq!(
+            call(&app, "POST", "/predict", Some(&two)).0.response.status,
+            200
+        );
+        let three = format!(r#"{{"instances":[{GOOD},{GOOD},{GOOD}]}}"#);
+        let (answered, body) = call(&app, "POST", "/predict", Some(&three));
+        assert_eq!(answered.response.status, 413);
+        assert_eq!(body["error"]["reason"], "too_many_instances");
+        assert_eq!(
+            body["error"]["message"],
+            "3 instances in one request; at most 2 are allowed (HTTP_MAX_INSTANCES)"
+        );
+        let (answered, body) = call(&app, "POST", "/predict", Some(r#"{"instances":[]}"#));
+        assert_eq!(
+            (answered.response.status, body["predictions"].clone()),
+            (200, json!([]))
+        );
+    }
+
+    #[test]
+    fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
+        let app = app(&[]);
+        let (answered, body) = call(&app, "GET", "/nope", None);
+        assert_eq!(
+            (answered.response.status, answered.response.allow),
+            (404, None)
+        );
+        assert_eq!(body["error"]["reason"], "not_found");
+        assert!(body["error"]["message"].as_str().unwrap().contains(ROUTES));
+        for (method, path, allow) in [
+            ("GET", "/predict", "POST"),
+            ("PUT", "/predict", "POST"),
+            ("POST", "/model", "GET"),
+            ("DELETE", "/health", "GET"),
+        ] {
+            let (answered, body) = call(&app, method, path, Some(GOOD));
+            assert_eq!(answered.response.status, 405, "{method} {path}");
+            assert_eq!(answered.response.allow, Some(allow), "{method} {path}");
+            assert_eq!(body["error"]["reason"], "method_not_allowed");
+        }
+    }
+
+    #[test]
+    fn model_and_health_describe_the_loaded_model() {
+        let app = app(&[]);
+        let (answered, body) = call(&app, "GET", "/model", None);
+        assert_eq!(answered.response.status, 200);
+        assert_eq!(body, app.model().describe());
+        let (answered, body) = call(&app, "GET", "/health/", None);
+        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.path, "/health");
+        assert_eq!(
+            body,
+            json!({"status": "ok", "model": {"name": app.model().name(), "version": app.model().version()}})
+        );
+    }
+
+    #[test]
+    fn the_response_is_a_function_url_response_with_a_json_content_type() {
+        let response = HttpResponse {
+            status: 405,
+            allow: Some("GET"),
+            body: "{}".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({"statusCode": 405, "headers": {"content-type": "application/json", "allow": "GET"}, "body": "{}", "isBase64Encoded": false})
+        );
+        let ok = serde_json::to_value(ok("[]".into())).unwrap();
+        assert_eq!(ok["headers"], json!({"content-type": "application/json"}));
+    }
+
+    #[test]
+    fn an_api_gateway_stage_prefix_is_not_part_of_the_route() {
+        let stage = Text(Cow::Borrowed("prod"));
+        assert_eq!(route_path("/prod/predict", Some(&stage)), "/predict");
+        assert_eq!(
+            route_path("/production/predict", Some(&stage)),
+            "/production/predict"
+        );
+        let default = Text(Cow::Borrowed("$default"));
+        assert_eq!(route_path("/predict/", Some(&default)), "/predict");
+        assert_eq!(route_path("/", None), "/");
+    }
+
+    #[test]
+    fn an_event_that_is_not_an_http_request_is_an_invocation_error() {
+        let app = app(&[]);
+        let error = respond(&app, br#"{"Records":[]}"#).unwrap_err();
+        assert_eq!(error.code(), "NotHttpEvent");
+        assert!(
+            error.to_string().contains("missing field `rawPath`"),
+            "{error}"
+        );
+        let mut v1: Value = serde_json::from_slice(&event("POST", "/predict", Some(GOOD))).unwrap();
+        v1["version"] = json!("1.0");
+        let error = respond(&app, v1.to_string().as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("payload format version \"1.0\""),
+            "{error}"
+        );
+    }
+}
