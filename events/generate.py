@@ -212,9 +212,65 @@ def dynamodb_mixed():
     write("dynamodb-mixed", records, expected)
 
 
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:stream-infer-input"
+
+
+def message_id(i):
+    return f"{i:08x}-5f1e-4a3c-9d2b-{7919 * (i + 1):012x}"
+
+
+def sqs_record(i, body, attributes=None):
+    import hashlib
+
+    return {
+        "messageId": message_id(i),
+        "receiptHandle": base64.b64encode(f"receipt-{i}".encode()).decode(),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(int(T0 * 1000) + i * 250),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(int(T0 * 1000) + i * 250 + 20),
+        },
+        "messageAttributes": attributes or {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs():
+    """Ten messages (Lambda's default SQS batch size): plain JSON bodies, one base64 body declared
+    by its content-transfer-encoding attribute, and one poison message."""
+    base64_attribute = {
+        "content-transfer-encoding": {
+            "stringValue": "base64",
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+    }
+    records, expected = [], []
+    for i in range(10):
+        key = f"patient-{200 + i:04d}"
+        payload = {"id": key, **features(200 + i)}
+        if i == 4:
+            records.append(sqs_record(i, "{\"id\": \"patient-0204\", age: 59"))
+            expected.append({"id": message_id(i), "outcome": "rejected", "reason": "not_json"})
+            continue
+        if i == 7:
+            records.append(sqs_record(i, b64(payload), base64_attribute))
+        else:
+            records.append(sqs_record(i, json.dumps(payload)))
+        expected.append({"id": message_id(i), "outcome": "predicted", "key": key, "features": features(200 + i)})
+    write("sqs", records, expected)
+
+
 if __name__ == "__main__":
     kinesis_good()
     kinesis_mixed()
     kinesis_nested()
     dynamodb_good()
     dynamodb_mixed()
+    sqs()

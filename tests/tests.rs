@@ -14,6 +14,7 @@ mod parity;
 mod producers;
 mod properties;
 mod runtime_api;
+mod sqs;
 mod train;
 mod trigger;
 mod util;

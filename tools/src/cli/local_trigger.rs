@@ -1,11 +1,13 @@
-//! `stream-infer local-trigger`: Lambda's event source mapping, run against a local stream.
+//! `stream-infer local-trigger`: Lambda's event source mapping, run against a local stream or
+//! SQS queue.
 
 use std::time::Duration;
 
 use stream_infer::{App, Config};
 
 use crate::trigger::{
-    self, Function, Mapping, OnFailure, Retries, StartingPosition, Stream, Trigger,
+    self, Function, Mapping, OnFailure, Queue, QueueMapping, QueueTrigger, Retries,
+    StartingPosition, Stream, Trigger,
 };
 
 /// Run Lambda's event source mapping locally: poll a stream, invoke the function on batches,
@@ -16,13 +18,19 @@ pub struct LocalTriggerArgs {
     /// Poll this Kinesis stream (name or ARN).
     #[arg(
         long,
-        required_unless_present = "dynamodb_table",
-        conflicts_with = "dynamodb_table"
+        required_unless_present_any = ["dynamodb_table", "sqs_queue"],
+        conflicts_with_all = ["dynamodb_table", "sqs_queue"]
     )]
     kinesis_stream: Option<String>,
     /// Poll this DynamoDB table's stream (a table name or a stream ARN).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sqs_queue")]
     dynamodb_table: Option<String>,
+    /// Poll this SQS queue (its URL): receive, invoke, delete what succeeded; what the function
+    /// reports reappears after the visibility timeout.
+    #[arg(long)]
+    sqs_queue: Option<String>,
+    #[command(flatten)]
+    queue: QueueArgs,
     /// The Runtime API emulator (`cargo lambda watch -A 127.0.0.1`).
     #[arg(long, default_value = "http://127.0.0.1:9000")]
     function_url: String,
@@ -47,12 +55,24 @@ pub struct LocalTriggerArgs {
     idle_exit: Option<Duration>,
 }
 
+/// The SQS mapping's own settings, as flags.
+#[derive(Debug, clap::Args)]
+struct QueueArgs {
+    /// (SQS) Seconds a received message stays hidden; what the function reports reappears after
+    /// it. Lambda recommends 6x the function timeout on the queue.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=43_200))]
+    visibility_timeout: u32,
+    /// (SQS) ReceiveMessage's long-poll wait in seconds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=20))]
+    wait_time: u32,
+}
+
 /// The event source mapping's settings, as flags.
 #[derive(Debug, clap::Args)]
 struct MappingArgs {
-    /// BatchSize.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    batch_size: u32,
+    /// BatchSize [default: 500 for a stream, 10 for an SQS queue].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    batch_size: Option<u32>,
     /// MaximumBatchingWindowInSeconds.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=300))]
     maximum_batching_window: u32,
@@ -82,7 +102,7 @@ enum PositionArg {
 impl From<MappingArgs> for Mapping {
     fn from(args: MappingArgs) -> Mapping {
         Mapping {
-            batch_size: args.batch_size as usize,
+            batch_size: args.batch_size.unwrap_or(500) as usize,
             window: Duration::from_secs(args.maximum_batching_window.into()),
             starting_position: match args.starting_position {
                 PositionArg::TrimHorizon => StartingPosition::TrimHorizon,
@@ -100,6 +120,64 @@ impl From<MappingArgs> for Mapping {
     }
 }
 
+/// The function the trigger invokes: in this process, or behind the Runtime API emulator.
+async fn function(args: &LocalTriggerArgs) -> anyhow::Result<(Function, String)> {
+    Ok(if args.in_process {
+        let app = App::build(&Config::from_env()?).await?;
+        (
+            Function::InProcess(Box::new(app)),
+            "stream-infer".to_owned(),
+        )
+    } else {
+        let timeout = Duration::from_secs(args.function_timeout);
+        let function = Function::runtime_api(&args.function_url, &args.function_name, timeout);
+        (function, args.function_name.clone())
+    })
+}
+
+/// `--sqs-queue`: the SQS mapping, until idle (or interrupted), then its summary.
+fn run_queue(args: LocalTriggerArgs) -> anyhow::Result<()> {
+    super::block_on(async {
+        let aws = super::aws().await;
+        let url = args.sqs_queue.as_deref().unwrap_or_default();
+        let queue = Queue::new(&aws, url).await?;
+        let (function, _) = function(&args).await?;
+        let batch_size = args.mapping.batch_size.unwrap_or(10);
+        let mapping = QueueMapping {
+            batch_size: batch_size as usize,
+            window: Duration::from_secs(args.mapping.maximum_batching_window.into()),
+            visibility_timeout: Duration::from_secs(args.queue.visibility_timeout.into()),
+            wait_time: Duration::from_secs(args.queue.wait_time.into()),
+        };
+        tracing::info!(
+            queue = queue.arn(),
+            function = function.describe(),
+            "polling"
+        );
+        let trigger = QueueTrigger {
+            queue,
+            function,
+            mapping,
+        };
+        let report = trigger
+            .run(trigger::Stop {
+                idle: args.idle_exit,
+            })
+            .await?;
+        let reported: usize = report.invocations.iter().map(|i| i.reported.len()).sum();
+        println!(
+            "{}",
+            serde_json::json!({
+                "invocations": report.invocations.len(),
+                "deleted": report.deleted(),
+                "reported": reported,
+                "function_errors": report.invocations.iter().filter(|i| i.function_error.is_some()).count(),
+            })
+        );
+        Ok(())
+    })
+}
+
 /// A non-negative, finite number of seconds.
 fn seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
@@ -110,6 +188,9 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 /// Polls until idle (or interrupted) and prints the run's summary.
 pub fn run(args: LocalTriggerArgs) -> anyhow::Result<()> {
+    if args.sqs_queue.is_some() {
+        return run_queue(args);
+    }
     super::block_on(async {
         let aws = super::aws().await;
         let stream = match (&args.kinesis_stream, &args.dynamodb_table) {
@@ -117,17 +198,7 @@ pub fn run(args: LocalTriggerArgs) -> anyhow::Result<()> {
             (None, Some(table)) => Stream::dynamodb(&aws, table).await?,
             (None, None) => anyhow::bail!("give --kinesis-stream or --dynamodb-table"),
         };
-        let (function, function_name) = if args.in_process {
-            let app = App::build(&Config::from_env()?).await?;
-            (
-                Function::InProcess(Box::new(app)),
-                "stream-infer".to_owned(),
-            )
-        } else {
-            let timeout = Duration::from_secs(args.function_timeout);
-            let function = Function::runtime_api(&args.function_url, &args.function_name, timeout);
-            (function, args.function_name)
-        };
+        let (function, function_name) = function(&args).await?;
         let on_failure = match args.on_failure_queue_url {
             Some(queue_url) => OnFailure::Sqs {
                 client: aws_sdk_sqs::Client::new(&aws),

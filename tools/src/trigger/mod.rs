@@ -9,9 +9,12 @@
 //! `MaximumRecordAgeInSeconds`, the records are described in an on-failure record and the shard
 //! moves on. Shards are read one after another in one task; `ParallelizationFactor`, resharding
 //! and iterator expiry are not emulated.
+//!
+//! `queue.rs` is the SQS mapping, which works differently: receive, invoke, delete what succeeded.
 
 pub mod batch;
 pub mod function;
+pub mod queue;
 pub mod stream;
 
 use std::collections::VecDeque;
@@ -22,6 +25,7 @@ use serde_json::json;
 
 pub use batch::{BatchRun, Condition, Discarded, Retries, Settled};
 pub use function::{Function, Invoked, Unreachable};
+pub use queue::{Queue, QueueMapping, QueueReport, QueueTrigger};
 pub use stream::{StartingPosition, Stream, StreamError, StreamRecord};
 
 /// Lambda's limit on an invocation's payload; a batch stops growing before it.
