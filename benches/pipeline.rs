@@ -3,7 +3,8 @@
 //! `cargo bench --bench pipeline`. Sizes: 100 records, and the largest Kinesis batch whose
 //! event fits Lambda's 6 MB payload limit (about 8,900 records of 10 features). The EMF metrics
 //! document of each case is timed on its own (`metrics-document`). The HTTP door's pure handler
-//! answers a 1-instance and a 1,000-instance `POST /predict` (`http`).
+//! answers a 1-instance and a 1,000-instance `POST /predict` (`http`). An SQS batch of 10
+//! messages, Lambda's default SQS batch size (`sqs`: `cargo bench --bench pipeline -- sqs`).
 
 use std::hint::black_box;
 
@@ -63,6 +64,22 @@ fn dynamodb_record(i: usize) -> serde_json::Value {
             "NewImage": image, "SequenceNumber": format!("{}", 100000000 + i), "SizeBytes": 300,
             "StreamViewType": "NEW_AND_OLD_IMAGES"},
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/input/stream/2026-11-01T00:00:00.000",
+    })
+}
+
+/// An SQS message as Lambda delivers it: a JSON body, message id, system attributes.
+fn sqs_record(i: usize) -> serde_json::Value {
+    let mut payload = features(i);
+    payload["id"] = serde_json::json!(format!("patient-{i:06}"));
+    serde_json::json!({
+        "messageId": format!("{i:08x}-5f1e-4a3c-9d2b-1f0e8d7c6b5a"),
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a3nT2YAvlN2pBm8mAl6SnYfRexlt+kkWqvUy6GW8xvp9SdP9G7DQHPZbpYp4SSRHSZ+JuzqHyzgMbu8x2PLD9FXlhQkPpd3m5kh5cVyTDrIzGtBvgKyN98wy6N4ncZQmEsYJdmpUnfgNGO3sVkBa9bUMBjvlfTxVqAoByqo55QNJasHuE0YYjJYAQb+cUkKH6KZu8RqZiDCqjvfcF0+gyoYCpEm+6ZJ+d5ASmcVVNbkXSMuvLjTcqsk3TmBJmpyZ8UP3VCYZIlvGzTm8UCq6hMZjzPzyF3vr4q/4b5pF2OAW+uJ1k1tK5q1+HzP9I94g6bbx9bNHgEQ==",
+        "body": payload.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": format!("{}", 1795000000000u64 + i as u64),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1795000000020"},
+        "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:stream-infer-input",
+        "awsRegion": "us-east-1",
     })
 }
 
@@ -197,5 +214,39 @@ fn bench_http(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_http);
+/// Lambda's default SQS batch: 10 messages, decoded and predicted in process, and the whole
+/// handler (stdout sink into nothing).
+fn bench_sqs(c: &mut Criterion) {
+    let model = Model::embedded();
+    let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
+    let config = Config::from_lookup(|_| None).unwrap();
+    let app = App::new(&config, Model::embedded(), None)
+        .unwrap()
+        .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink()))));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (text, n) = event(sqs_record, Some(10));
+    let mut group = c.benchmark_group("sqs");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(format!("decode+features+predict/{n}"), |b| {
+        b.iter(|| {
+            black_box(score(
+                decode_event(black_box(&text)).unwrap(),
+                &spec,
+                &model,
+            ))
+        })
+    });
+    group.bench_function(format!("handle/{n}"), |b| {
+        b.iter(|| {
+            runtime
+                .block_on(handle(&app, black_box(&text), &Deadline::none()))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_http, bench_sqs);
 criterion_main!(benches);

@@ -14,7 +14,7 @@
 //!
 //! - `config`: every environment variable, parsed once into typed values ([`Config`]).
 //! - `source`: splits a Lambda event into records and decodes each envelope (Kinesis,
-//!   DynamoDB); per record, never per batch ([`decode_event`]).
+//!   DynamoDB, SQS); per record, never per batch ([`decode_event`]).
 //! - `features`: a record's payload -> one numeric row, or (for a typed model) one value per
 //!   input, or a [`DecodeError`] that names what was wrong ([`FeatureSpec`]).
 //! - [`model`]: the artifact (format_version 1: numeric linfa-linear regressors; 2: typed

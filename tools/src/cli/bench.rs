@@ -10,7 +10,7 @@ use stream_infer::{App, Config, JsonLinesSink, Sink, model::Model};
 /// medians over `--runs`, one JSON line per event. Predictions go nowhere.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Kinesis or DynamoDB Streams events.
+    /// Kinesis, DynamoDB Streams or SQS events.
     #[arg(required = true)]
     events: Vec<PathBuf>,
     /// Runs per event; the median is reported.
