@@ -77,7 +77,7 @@ impl Serialize for HttpResponse {
             #[serde(skip_serializing_if = "Option::is_none")]
             allow: Option<&'static str>,
         }
-        let mut map = serializer.serialize_map(Some(4))?;
+        let mut map = serializer.serialize_map(Some(5))?;
         map.serialize_entry("statusCode", &self.status)?;
         map.serialize_entry(
             "headers",
@@ -88,6 +88,8 @@ impl Serialize for HttpResponse {
         )?;
         map.serialize_entry("body", &self.body)?;
         map.serialize_entry("isBase64Encoded", &false)?;
+        // Part of the response format; cargo-lambda's Function URL emulator requires it.
+        map.serialize_entry("cookies", &Vec::<&str>::new())?;
         map.end()
     }
 }
@@ -899,7 +901,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),
-            json!({"statusCode": 405, "headers": {"content-type": "application/json", "allow": "GET"}, "body": "{}", "isBase64Encoded": false})
+            json!({"statusCode": 405, "headers": {"content-type": "application/json", "allow": "GET"}, "body": "{}", "isBase64Encoded": false, "cookies": []})
         );
         let ok = serde_json::to_value(ok("[]".into())).unwrap();
         assert_eq!(ok["headers"], json!({"content-type": "application/json"}));

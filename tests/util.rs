@@ -288,6 +288,8 @@ fn start_watch_with_output(mut env: Vec<String>, output: Option<std::fs::File>) 
             &port.to_string(),
             "--bin",
             "stream-infer-lambda",
+            // Build once: a rebuild on every edit in a shared checkout can outlast the test.
+            "--ignore-changes",
         ])
         .args(["--env-var", &env.join(",")])
         .current_dir(root())
