@@ -7,21 +7,14 @@ Prints one JSON line per count: {"instances": n, "median_ns": …, "runs": RUNS}
 """
 
 import json
+import pathlib
 import sys
 import time
 
 import http_handler
 
-
-def features(i):
-    # The same instances as benches/pipeline.rs `features(i)`.
-    f = float(i)
-    return {
-        "age": 20 + i % 60, "sex": 1 + i % 2, "bmi": 18.0 + (f * 0.37) % 20.0,
-        "bp": 70.0 + (f * 1.3) % 60.0, "s1": 120 + i % 180, "s2": 60.0 + (f * 2.1) % 150.0,
-        "s3": 25.0 + (f * 0.9) % 70.0, "s4": 2.0 + (f * 0.11) % 7.0,
-        "s5": 3.3 + (f * 0.013) % 3.0, "s6": 60 + i % 70,
-    }
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from run import features  # noqa: E402  (bench/run.py: the rows every bench uses)
 
 
 def event(n):
