@@ -102,7 +102,9 @@ fn event(record: fn(usize) -> serde_json::Value, n: Option<usize>) -> (String, u
     (format!(r#"{{"Records":[{}]}}"#, records.join(",")), count)
 }
 
-fn bench(c: &mut Criterion) {
+/// The embedded model, its feature spec, an app whose stdout sink writes into nothing, and the
+/// current-thread runtime to drive the handler.
+fn setup() -> (Model, FeatureSpec, App, tokio::runtime::Runtime) {
     let model = Model::embedded();
     let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
     let config = Config::from_lookup(|_| None).unwrap();
@@ -112,6 +114,11 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    (model, spec, app, runtime)
+}
+
+fn bench(c: &mut Criterion) {
+    let (model, spec, app, runtime) = setup();
 
     let cases = [
         ("kinesis", event(kinesis_record, Some(100))),
@@ -217,15 +224,7 @@ fn bench_http(c: &mut Criterion) {
 /// Lambda's default SQS batch: 10 messages, decoded and predicted in process, and the whole
 /// handler (stdout sink into nothing).
 fn bench_sqs(c: &mut Criterion) {
-    let model = Model::embedded();
-    let spec = FeatureSpec::new(model.features().to_vec(), None, "id".into());
-    let config = Config::from_lookup(|_| None).unwrap();
-    let app = App::new(&config, Model::embedded(), None)
-        .unwrap()
-        .with_sink(Sink::Stdout(JsonLinesSink::new(Box::new(std::io::sink()))));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let (model, spec, app, runtime) = setup();
     let (text, n) = event(sqs_record, Some(10));
     let mut group = c.benchmark_group("sqs");
     group.throughput(Throughput::Elements(n as u64));
