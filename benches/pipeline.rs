@@ -135,6 +135,21 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // The features stage (payload -> row) and the one prediction, on an already decoded batch
+    // (`cargo bench --bench pipeline -- features`).
+    let mut group = c.benchmark_group("features");
+    for (source, (text, n)) in &cases {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter_batched(
+                || decode_event(text).unwrap(),
+                |batch| score(batch, &spec, &model),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("handle");
     for (source, (text, n)) in &cases {
         group.throughput(Throughput::Elements(*n as u64));

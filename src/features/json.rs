@@ -8,7 +8,7 @@ use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Fields, Format, Slot};
+use super::{FeatureSpec, Fields, Format, Slot};
 use crate::model::Value;
 use crate::reason::clip;
 use crate::source::DecodeError;
@@ -47,6 +47,412 @@ impl Format for Json {
             b'-' | b'0'..=b'9' => Some(text.to_owned()),
             _ => None,
         }
+    }
+}
+
+/// The fast path for the common payload, by hand: a JSON object of plain fields whose features
+/// are JSON numbers (at the top, or in the `FEATURES_FIELD` object), with the key as
+/// [`Json::key`] reads it. `None` for anything else: a key or string with an escape, a feature
+/// that is not a number or is not finite, a repeated field, a missing feature, a typed spec,
+/// deep nesting or bytes that are not JSON; the caller then runs the serde path, which is the
+/// reference and says what is wrong. `Some` is only ever what the serde path returns too, which
+/// the tests below check on generated payloads. `row` must hold only NaN on entry.
+pub(super) fn read_plain(
+    spec: &FeatureSpec,
+    bytes: &[u8],
+    row: &mut [f64],
+) -> Option<Option<String>> {
+    debug_assert!(!spec.values);
+    let mut scan = Scan { bytes, at: 0 };
+    let mut plain = Plain {
+        names: &spec.plain_names,
+        row,
+        filled: 0,
+    };
+    let id = spec.id_field.as_bytes();
+    let nested = spec.features_field.as_deref().map(str::as_bytes);
+    let (mut key, mut key_seen, mut nested_seen) = (None, false, false);
+    // The order of the checks is that of `Fields::visit_map`, for names that are more than one.
+    if scan.object()? {
+        loop {
+            let name = scan.name()?;
+            if nested == Some(name) {
+                if std::mem::replace(&mut nested_seen, true) {
+                    return None;
+                }
+                plain.features(&mut scan)?;
+            } else if let Some(index) = nested.is_none().then(|| plain.names.index(name)).flatten()
+            {
+                plain.feature(&mut scan, index)?;
+            } else if name == id {
+                if std::mem::replace(&mut key_seen, true) {
+                    return None;
+                }
+                key = scan.key()?;
+            } else {
+                scan.skip(DEPTH)?;
+            }
+            if !scan.more()? {
+                break;
+            }
+        }
+    }
+    scan.end()?;
+    (plain.filled == plain.row.len() && nested_seen == nested.is_some()).then_some(key)
+}
+
+/// How deep [`read_plain`] follows arrays and objects it skips before leaving them to serde.
+const DEPTH: usize = 16;
+
+/// The feature names of a spec, each with its first 8 bytes as one integer, so that matching a
+/// payload's key against them is mostly integer compares.
+#[derive(Debug, Clone)]
+pub(super) struct PlainNames {
+    names: Vec<(usize, u64, Box<[u8]>)>,
+}
+
+impl PlainNames {
+    pub(super) fn new(names: &[String]) -> Self {
+        let names = names
+            .iter()
+            .map(|name| {
+                let name = name.as_bytes();
+                (name.len(), word(name), name.into())
+            })
+            .collect();
+        PlainNames { names }
+    }
+
+    /// The index of the first feature called `name`, as [`FeatureSpec::position`] finds it.
+    fn index(&self, name: &[u8]) -> Option<usize> {
+        let (len, word) = (name.len(), word(name));
+        self.names
+            .iter()
+            .position(|(l, w, full)| *l == len && *w == word && (len <= 8 || **full == *name))
+    }
+}
+
+/// The first 8 bytes of `name`, zero-padded.
+fn word(name: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    let n = name.len().min(8);
+    bytes[..n].copy_from_slice(&name[..n]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The row being filled by [`read_plain`].
+struct Plain<'p> {
+    names: &'p PlainNames,
+    row: &'p mut [f64],
+    /// How many features have their value.
+    filled: usize,
+}
+
+impl Plain<'_> {
+    fn feature(&mut self, scan: &mut Scan<'_>, index: usize) -> Option<()> {
+        // A repeated feature is an error that serde's path names.
+        if !self.row[index].is_nan() {
+            return None;
+        }
+        self.row[index] = scan.number()?.value()?;
+        self.filled += 1;
+        Some(())
+    }
+
+    /// The object in `FEATURES_FIELD`: features and fields to skip.
+    fn features(&mut self, scan: &mut Scan<'_>) -> Option<()> {
+        if scan.object()? {
+            loop {
+                let name = scan.name()?;
+                match self.names.index(name) {
+                    Some(index) => self.feature(scan, index)?,
+                    None => scan.skip(DEPTH)?,
+                }
+                if !scan.more()? {
+                    break;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// A cursor over a payload's bytes that reads only JSON it can check cheaply, and gives up with
+/// `None` otherwise.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    /// Skips JSON whitespace, then takes the next byte.
+    fn next(&mut self) -> Option<u8> {
+        while let Some(c) = self.peek() {
+            self.at += 1;
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    /// The next value's first byte, after whitespace, not taken.
+    fn value_start(&mut self) -> Option<u8> {
+        let c = self.next()?;
+        self.at -= 1;
+        Some(c)
+    }
+
+    /// Opens an object: whether it has any member (otherwise its `}` is taken too).
+    fn object(&mut self) -> Option<bool> {
+        if self.next()? != b'{' {
+            return None;
+        }
+        if self.value_start()? == b'}' {
+            self.at += 1;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    /// A member's name and its `:`. Like serde's key, it must be UTF-8.
+    fn name(&mut self) -> Option<&'a [u8]> {
+        if self.next()? != b'"' {
+            return None;
+        }
+        let (name, ascii) = self.string()?;
+        if !ascii {
+            std::str::from_utf8(name).ok()?;
+        }
+        (self.next()? == b':').then_some(name)
+    }
+
+    /// After a member's value: whether another member follows.
+    fn more(&mut self) -> Option<bool> {
+        match self.next()? {
+            b',' => Some(true),
+            b'}' => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Nothing but whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.next().is_none().then_some(())
+    }
+
+    /// The rest of a string whose `"` was taken: its text, and whether that is ASCII. No
+    /// escapes, and no control characters, which JSON forbids.
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        let start = self.at;
+        let mut high = 0;
+        loop {
+            let c = self.peek()?;
+            if c == b'"' {
+                break;
+            }
+            if c == b'\\' || c < 0x20 {
+                return None;
+            }
+            high |= c;
+            self.at += 1;
+        }
+        let text = &self.bytes[start..self.at];
+        self.at += 1;
+        Some((text, high < 0x80))
+    }
+
+    /// A number, checked against JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Option<Number<'a>> {
+        self.value_start()?;
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        let mut number = Number {
+            text: &[],
+            negative,
+            mantissa: 0,
+            digits: 0,
+            exponent: 0,
+        };
+        match self.peek()? {
+            b'0' => {
+                self.at += 1;
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                self.digits(&mut number);
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            let fraction = self.digits(&mut number);
+            if fraction == 0 {
+                return None;
+            }
+            number.exponent = -(fraction as i64);
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            let negative = self.peek() == Some(b'-');
+            if let Some(b'-' | b'+') = self.peek() {
+                self.at += 1;
+            }
+            let from = self.at;
+            let mut exponent: i64 = 0;
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                // Saturates far beyond any exponent an `f64` can use.
+                exponent = (exponent * 10 + i64::from(c - b'0')).min(1 << 40);
+                self.at += 1;
+            }
+            if self.at == from {
+                return None;
+            }
+            number.exponent += if negative { -exponent } else { exponent };
+        }
+        number.text = &self.bytes[start..self.at];
+        Some(number)
+    }
+
+    /// Takes a run of digits into `number`'s mantissa (which wraps past 19 digits, when
+    /// [`Number::value`] no longer reads it) and says how many there were.
+    fn digits(&mut self, number: &mut Number<'_>) -> usize {
+        let from = self.at;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            number.mantissa = number
+                .mantissa
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(c - b'0'));
+            self.at += 1;
+        }
+        number.digits += self.at - from;
+        self.at - from
+    }
+
+    /// The record's key from `ID_FIELD`'s value, as [`Json::key`] reads it: a string's text or
+    /// a number's literal text, and no key for anything else.
+    fn key(&mut self) -> Option<Option<String>> {
+        match self.value_start()? {
+            b'"' => {
+                self.at += 1;
+                let (text, _) = self.string()?;
+                Some(Some(std::str::from_utf8(text).ok()?.to_owned()))
+            }
+            b'-' | b'0'..=b'9' => {
+                let text = self.number()?.text;
+                Some(std::str::from_utf8(text).ok().map(str::to_owned))
+            }
+            _ => {
+                // serde reads the value as a `RawValue`, which must be UTF-8.
+                let start = self.at;
+                self.skip(DEPTH)?;
+                std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+                Some(None)
+            }
+        }
+    }
+
+    /// Skips any value with at most `depth` levels of arrays and objects.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.value_start()? {
+            b'"' => {
+                self.at += 1;
+                self.string()?;
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+            }
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
+            b'{' if depth > 0 => {
+                if self.object()? {
+                    loop {
+                        self.name()?;
+                        self.skip(depth - 1)?;
+                        if !self.more()? {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'[' if depth > 0 => {
+                self.at += 1;
+                if self.value_start()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip(depth - 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => break,
+                        _ => return None,
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.bytes[self.at..]
+            .starts_with(word)
+            .then(|| self.at += word.len())
+    }
+}
+
+/// A JSON number as [`Scan::number`] read it.
+struct Number<'a> {
+    text: &'a [u8],
+    negative: bool,
+    /// The decimal digits without the point, exact while `digits <= 19`.
+    mantissa: u64,
+    /// How many digits `mantissa` took, leading zeros included.
+    digits: usize,
+    /// The power of ten that scales `mantissa` to the number.
+    exponent: i64,
+}
+
+impl Number<'_> {
+    /// The number as the nearest `f64` (correctly rounded, as serde_json's `float_roundtrip`
+    /// reads it), or `None` when it is out of `f64`'s range.
+    fn value(&self) -> Option<f64> {
+        /// The powers of ten that an `f64` holds exactly.
+        const POWERS: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        if self.digits <= 19 {
+            let m = self.mantissa;
+            // An integer is one rounding of `m`; a mantissa and a power of ten that are both
+            // exact `f64`s give one rounding of their product or quotient (Clinger's fast path).
+            let exact = if self.exponent == 0 {
+                Some(m as f64)
+            } else if m <= 1 << 53 && (-22..=22).contains(&self.exponent) {
+                let power = POWERS[self.exponent.unsigned_abs() as usize];
+                Some(match self.exponent > 0 {
+                    true => m as f64 * power,
+                    false => m as f64 / power,
+                })
+            } else {
+                None
+            };
+            if let Some(value) = exact {
+                return Some(if self.negative { -value } else { value });
+            }
+        }
+        // The text is JSON's grammar, a subset of Rust's, whose parse is correctly rounded too.
+        let value: f64 = std::str::from_utf8(self.text).ok()?.parse().ok()?;
+        value.is_finite().then_some(value)
     }
 }
 
@@ -192,6 +598,8 @@ mod tests {
     use crate::features::tests::{code, spec};
     use crate::features::{FeatureSpec, Payload};
     use crate::source::DecodeError;
+
+    mod plain;
 
     fn json(spec: &FeatureSpec, text: &str) -> Result<(Option<String>, Vec<f64>), DecodeError> {
         let mut row = vec![0.0; spec.width()];

@@ -6,6 +6,10 @@
 //! the top or in `FEATURES_FIELD`, so one map visitor ([`Fields`]) walks them; a [`Format`] says
 //! only how a value is read ([`json`]: a JSON value, [`image`]: a DynamoDB attribute value).
 //!
+//! Kinesis payloads are first read by a hand-written fast path ([`json::read_plain`]) that takes
+//! only plain objects of numbers and gives up on anything else; the serde walk then reads the
+//! payload again and is the reference for both the rows and the errors.
+//!
 //! A visitor cannot return a typed error through serde, so the first [`DecodeError`] is parked in
 //! [`Slot`] and the parse is aborted with a placeholder error that [`Slot::finish`] replaces.
 
@@ -58,6 +62,8 @@ pub struct FeatureSpec {
     values: bool,
     features_field: Option<String>,
     id_field: String,
+    /// `names`, prepared for the JSON fast path.
+    plain_names: json::PlainNames,
 }
 
 /// A record's payload, the only inputs that carry features: records that are skipped or already
@@ -75,6 +81,7 @@ impl FeatureSpec {
     /// features; `None` reads them from the top level. `id_field` names the record's key.
     pub fn new(names: Vec<String>, features_field: Option<String>, id_field: String) -> Self {
         FeatureSpec {
+            plain_names: json::PlainNames::new(&names),
             names,
             values: false,
             features_field,
@@ -126,6 +133,16 @@ impl FeatureSpec {
     ) -> Result<Option<String>, DecodeError> {
         debug_assert_eq!(row.len(), self.width());
         row.fill(f64::NAN);
+        // Most payloads are plain JSON objects of numbers, read by hand; the serde path reads
+        // the rest and is the reference for what the fast path returns.
+        if let Payload::Json(bytes) = payload
+            && !self.values
+        {
+            if let Some(key) = json::read_plain(self, bytes, row) {
+                return Ok(key);
+            }
+            row.fill(f64::NAN);
+        }
         self.parse(payload, row, None)
     }
 
