@@ -126,6 +126,16 @@ fn bench(c: &mut Criterion) {
         ("dynamodb", event(dynamodb_record, Some(100))),
         ("dynamodb", event(dynamodb_record, None)),
     ];
+    // The decode stage alone (event split, envelopes, base64) on the largest batches.
+    let mut group = c.benchmark_group("decode");
+    for (source, (text, n)) in cases.iter().skip(1).step_by(2) {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter(|| black_box(decode_event(black_box(text)).unwrap()))
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("decode+features+predict");
     for (source, (text, n)) in &cases {
         group.throughput(Throughput::Elements(*n as u64));

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -139,11 +138,9 @@ fn bytes<'a>(
     } else {
         Cow::Borrowed(encoded)
     };
-    base64::engine::general_purpose::STANDARD
-        .decode(unescaped.as_bytes())
-        .map_err(|e| DecodeError::NotBase64 {
-            detail: e.to_string(),
-        })
+    super::base64_decode(unescaped.as_bytes()).map_err(|e| DecodeError::NotBase64 {
+        detail: e.to_string(),
+    })
 }
 
 #[cfg(test)]

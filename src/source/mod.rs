@@ -1,13 +1,16 @@
 //! Stream event decoding: one lenient pass over a Lambda event that yields one value per record.
 //!
 //! The typed `aws_lambda_events` structs reject a whole event when one field of one record is
-//! malformed. Here the event is split into raw records first, and each record's envelope is read
-//! on its own, so a broken record becomes a [`DecodeError`] for that record alone.
+//! malformed. Here each record's envelope is parsed on its own, where it stands in the event, so
+//! a broken record becomes a [`DecodeError`] for that record alone. An event of an unusual shape
+//! is first split into raw records (`decode_event_reference`), which gives the same result.
 //!
 //! A Kinesis record's data may be a KPL aggregate (`kpl.rs`), which becomes one record per user
 //! record, and a payload may be compressed or start with a byte-order mark (`payload.rs`).
 
 pub mod dynamodb;
+#[cfg(test)]
+mod equivalence;
 pub mod kinesis;
 mod kpl;
 mod payload;
@@ -319,46 +322,128 @@ pub fn decode_event(event: &str) -> Result<Batch<'_>, EventError> {
 
 /// [`decode_event`] with the function's limits. A KPL aggregate becomes one record per user
 /// record, in order, so the batch may hold more records than the event.
+///
+/// The event is read in one pass: each record's envelope is parsed where it stands in the event
+/// ([`split`]). An event of any other shape than `{"Records":[...]}` takes the two-pass
+/// [`decode_event_reference`], which gives the same batch and the same [`EventError`]s.
 pub fn decode_event_with(event: &str, limits: DecodeLimits) -> Result<Batch<'_>, EventError> {
+    match split(event) {
+        Some(records) => decode_records(records, limits),
+        None => decode_event_reference(event, limits),
+    }
+}
+
+/// The two-pass decode: the event is split into raw records by serde, then each record's
+/// envelope is parsed from its raw text. The fallback of [`decode_event_with`] for an event of
+/// an unusual shape, and the reference its one-pass split is tested against.
+pub(crate) fn decode_event_reference(
+    event: &str,
+    limits: DecodeLimits,
+) -> Result<Batch<'_>, EventError> {
     let raw: Event<'_> = serde_json::from_str(event).map_err(|e| EventError::NotStreamEvent {
         detail: e.to_string(),
     })?;
-    let envelopes: Vec<Result<Envelope<'_>, serde_json::Error>> = raw
+    let records = raw
         .records
-        .iter()
-        .map(|record| serde_json::from_str(record.get()))
+        .into_iter()
+        .map(|record| (serde_json::from_str(record.get()), record.get()))
         .collect();
-    let source = batch_source(&envelopes, &raw.records)?;
-    let mut records = Vec::with_capacity(raw.records.len());
-    for (envelope, raw) in envelopes.into_iter().zip(&raw.records) {
-        match envelope {
-            Ok(envelope) => decode_record(source, envelope, raw, limits, &mut records),
-            Err(e) => records.push(salvage(source, raw, e)),
+    decode_records(records, limits)
+}
+
+/// One record of the event: its envelope, or why it did not parse, and the record's own text.
+type Split<'a> = (Result<Envelope<'a>, serde_json::Error>, &'a str);
+
+/// Splits an event of the usual shape, `{"Records":[...]}` with only JSON whitespace around the
+/// tokens, parsing each record's envelope in place: one pass over the event instead of two.
+/// `None` for anything else (another top-level key, an escaped key, `Records` not an array, a
+/// record that is not valid JSON, trailing text), which the two-pass path then reads and
+/// reports exactly as before.
+fn split(event: &str) -> Option<Vec<Split<'_>>> {
+    let bytes = event.as_bytes();
+    let mut pos = skip_whitespace(bytes, 0);
+    for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
+        pos = skip_whitespace(bytes, expect(bytes, pos, token)?);
+    }
+    let mut records = Vec::new();
+    if bytes.get(pos) == Some(&b']') {
+        pos += 1;
+    } else {
+        loop {
+            // `pos` is at the record's first byte, where serde's raw value would start too, so
+            // the record's text and the positions in its errors are the same as in two passes.
+            let rest = &event[pos..];
+            let mut envelopes =
+                serde_json::Deserializer::from_str(rest).into_iter::<Envelope<'_>>();
+            let (envelope, len) = match envelopes.next()? {
+                Ok(envelope) => (Ok(envelope), envelopes.byte_offset()),
+                Err(e) => {
+                    // Only the record's extent is read again; invalid JSON is the event's error.
+                    let mut raw = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+                    raw.next()?.ok()?;
+                    (Err(e), raw.byte_offset())
+                }
+            };
+            records.push((envelope, &rest[..len]));
+            pos = skip_whitespace(bytes, pos + len);
+            match bytes.get(pos)? {
+                b',' => pos = skip_whitespace(bytes, pos + 1),
+                b']' => {
+                    pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
         }
     }
-    Ok(Batch { source, records })
+    pos = skip_whitespace(bytes, pos);
+    pos = skip_whitespace(bytes, expect(bytes, pos, b"}")?);
+    (pos == bytes.len()).then_some(records)
+}
+
+/// The position after JSON whitespace (space, tab, line feed, carriage return) from `pos`.
+fn skip_whitespace(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// The position after `token` when the bytes at `pos` are exactly `token`.
+fn expect(bytes: &[u8], pos: usize, token: &[u8]) -> Option<usize> {
+    bytes[pos..].starts_with(token).then_some(pos + token.len())
+}
+
+/// Decodes split records: finds the batch's source, then decodes or salvages each record.
+fn decode_records(records: Vec<Split<'_>>, limits: DecodeLimits) -> Result<Batch<'_>, EventError> {
+    let source = batch_source(&records)?;
+    let mut out = Vec::with_capacity(records.len());
+    for (envelope, raw) in records {
+        match envelope {
+            Ok(envelope) => decode_record(source, envelope, raw, limits, &mut out),
+            Err(e) => out.push(salvage(source, raw, e)),
+        }
+    }
+    Ok(Batch {
+        source,
+        records: out,
+    })
 }
 
 /// The batch's source is the first known `eventSource`. An empty batch is treated as Kinesis:
 /// both sources answer an empty batch with the same JSON.
-fn batch_source(
-    envelopes: &[Result<Envelope<'_>, serde_json::Error>],
-    raw: &[&RawValue],
-) -> Result<Source, EventError> {
-    if envelopes.is_empty() {
+fn batch_source(records: &[Split<'_>]) -> Result<Source, EventError> {
+    if records.is_empty() {
         return Ok(Source::Kinesis);
     }
     let mut seen = Vec::new();
     // A record whose envelope failed still names its source, unless it is not an object at all.
-    let sources = envelopes
-        .iter()
-        .zip(raw)
-        .map(|(envelope, raw)| match envelope {
-            Ok(envelope) => envelope.event_source.clone(),
-            Err(_) => serde_json::from_str::<SourceOnly<'_>>(raw.get())
-                .ok()
-                .and_then(|s| s.event_source),
-        });
+    let sources = records.iter().map(|(envelope, raw)| match envelope {
+        Ok(envelope) => envelope.event_source.clone(),
+        Err(_) => serde_json::from_str::<SourceOnly<'_>>(raw)
+            .ok()
+            .and_then(|s| s.event_source),
+    });
     for event_source in sources {
         if let Some(Text(name)) = &event_source {
             match Source::from_event_source(name) {
@@ -380,7 +465,7 @@ fn batch_source(
 fn decode_record<'a>(
     source: Source,
     envelope: Envelope<'a>,
-    raw: &'a RawValue,
+    raw: &'a str,
     limits: DecodeLimits,
     out: &mut Vec<Record<'a>>,
 ) {
@@ -400,7 +485,7 @@ fn decode_record<'a>(
             (None, Some(dynamodb)) => dynamodb.sequence_number(),
             (None, None) => None,
         };
-        meta.payload = Some(Payload::Record(raw.get()));
+        meta.payload = Some(Payload::Record(raw));
         out.push(invalid(meta, DecodeError::BadEnvelope { detail }));
         return;
     }
@@ -424,9 +509,9 @@ fn decode_record<'a>(
 }
 
 /// A record whose envelope did not parse: keep what identity can still be read from it.
-fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> Record<'a> {
+fn salvage<'a>(source: Source, raw: &'a str, error: serde_json::Error) -> Record<'a> {
     // `serde_json::Value` keeps the last of duplicated keys; the error has already said so.
-    let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
     let (object, pointer) = match source {
         Source::Kinesis => ("kinesis", "/kinesis/sequenceNumber"),
         Source::Dynamodb => ("dynamodb", "/dynamodb/SequenceNumber"),
@@ -438,7 +523,7 @@ fn salvage<'a>(source: Source, raw: &'a RawValue, error: serde_json::Error) -> R
         .map(|s| Cow::Owned(s.to_owned()));
     let meta = Meta {
         sequence_number,
-        payload: Some(Payload::Record(raw.get())),
+        payload: Some(Payload::Record(raw)),
         ..Meta::default()
     };
     if let Some(field) = duplicate_field(&error) {
@@ -482,6 +567,16 @@ fn duplicate_field(error: &serde_json::Error) -> Option<String> {
     Some(format!("{object}{field}"))
 }
 
+/// Standard, padded base64 to bytes. SIMD decoding first; when it refuses the text, the `base64`
+/// crate decodes it again, so its result and its error message stay the reference. (SIMD accepts
+/// only canonical text, which `base64` decodes to the same bytes: `base64_simd_agrees_with_base64`.)
+pub(crate) fn base64_decode(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine;
+    base64_simd::STANDARD
+        .decode_to_vec(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
+}
+
 fn invalid(meta: Meta<'_>, error: DecodeError) -> Record<'_> {
     Record {
         meta,
@@ -492,6 +587,64 @@ fn invalid(meta: Meta<'_>, error: DecodeError) -> Record<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_simd_agrees_with_base64() {
+        use base64::Engine;
+        let reference = |text: &[u8]| base64::engine::general_purpose::STANDARD.decode(text);
+        let mut rng = fastrand::Rng::with_seed(0x00ba_5e64);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let (mut accepted, mut refused) = (0, 0);
+        for case in 0..200_000 {
+            // Valid text of random bytes, then sometimes one byte changed, inserted or removed.
+            let len = rng.usize(..if case % 10 == 0 { 300 } else { 40 });
+            let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+            let mut text = base64::engine::general_purpose::STANDARD
+                .encode(&bytes)
+                .into_bytes();
+            match rng.u8(..6) {
+                0 if !text.is_empty() => {
+                    let at = rng.usize(..text.len());
+                    text[at] = *rng.choice(b"=A/+ \n-_.\xff\x00Qw".iter()).unwrap();
+                }
+                1 => text.insert(
+                    rng.usize(..=text.len()),
+                    *rng.choice(b"=A \n".iter()).unwrap(),
+                ),
+                2 if !text.is_empty() => {
+                    text.remove(rng.usize(..text.len()));
+                }
+                3 => {
+                    // Random text over the alphabet and padding: non-canonical endings and all.
+                    text = (0..rng.usize(..12))
+                        .map(|_| match rng.usize(..alphabet.len() + 2) {
+                            i if i < alphabet.len() => alphabet[i],
+                            _ => b'=',
+                        })
+                        .collect();
+                }
+                _ => {}
+            }
+            let ours = base64_decode(&text);
+            assert_eq!(
+                format!("{ours:?}"),
+                format!("{:?}", reference(&text)),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+            match base64_simd::STANDARD.decode_to_vec(&text) {
+                Ok(simd) => {
+                    accepted += 1;
+                    assert_eq!(Ok(simd), reference(&text));
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(
+            accepted > 60_000 && refused > 60_000,
+            "{accepted} {refused}"
+        );
+    }
 
     #[test]
     fn an_event_without_records_is_an_invocation_error() {

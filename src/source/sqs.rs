@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -71,7 +70,7 @@ pub(super) fn decode<'a>(
         return invalid(meta, DecodeError::BadEnvelope { detail });
     };
     let bytes = if base64 {
-        match base64::engine::general_purpose::STANDARD.decode(body.trim().as_bytes()) {
+        match super::base64_decode(body.trim().as_bytes()) {
             Ok(bytes) => bytes,
             Err(e) => {
                 let detail = format!("body declared base64 by `{ENCODING_ATTRIBUTE}`: {e}");
