@@ -7,12 +7,14 @@
 //! messages, Lambda's default SQS batch size (`sqs`: `cargo bench --bench pipeline -- sqs`).
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stream_infer::Config;
 use stream_infer::FeatureSpec;
 use stream_infer::decode_event;
+use stream_infer::handle_observed;
 use stream_infer::model::Model;
 use stream_infer::score;
 use stream_infer::{App, handle};
@@ -173,6 +175,36 @@ fn bench(c: &mut Criterion) {
                 },
                 BatchSize::SmallInput,
             )
+        });
+    }
+    group.finish();
+
+    // The respond stage: what the handler does after scoring (prediction lines into the sink,
+    // the ledger, the response), timed as the handler's total minus its own decode and score
+    // laps, as `stream-infer bench` reports it (`cargo bench --bench pipeline -- respond`).
+    let mut group = c.benchmark_group("respond");
+    for (source, (text, n)) in &cases {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_function(format!("{source}/{n}"), |b| {
+            b.iter_custom(|iters| {
+                let mut respond = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let (handled, observed) = runtime
+                        .block_on(handle_observed(
+                            &app,
+                            black_box(text),
+                            &Deadline::none(),
+                            None,
+                        ))
+                        .unwrap();
+                    let total = start.elapsed();
+                    respond +=
+                        total.saturating_sub(observed.stages.decode + observed.stages.predict);
+                    drop(black_box(handled));
+                }
+                respond
+            })
         });
     }
     group.finish();

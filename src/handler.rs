@@ -285,8 +285,8 @@ async fn write(
         .map_or(&[][..], |typed| typed.scorer().classes());
     let mut rejected = Vec::new();
     let mut skipped = Vec::new();
-    let mut written = Vec::new();
-    let mut predictions = Vec::new();
+    let mut written = Vec::with_capacity(only.len());
+    let mut predictions = Vec::with_capacity(only.len());
     for &index in only {
         let record = &records[index];
         let (key, prediction, probabilities, imputed) = match &record.verdict {

@@ -10,8 +10,6 @@
 //! in [`rounds`](Ledger::rounds), and once a message of a group has failed, the group's later
 //! messages are not written but held back as failed (see [`Ledger::proceed`]).
 
-use std::borrow::Cow;
-
 use aws_lambda_events::streams::{
     DynamoDbBatchItemFailure, DynamoDbEventResponse, KinesisEventResponse,
 };
@@ -169,7 +167,9 @@ pub struct Unreportable {
 pub(crate) struct Ledger {
     source: Source,
     ids: Vec<String>,
-    sequence_numbers: Vec<Option<String>>,
+    /// Each record's sequence number, as the length of the prefix of its id that is the
+    /// sequence number (the whole id, or the part before `:sub`), so it is not copied twice.
+    sequence_numbers: Vec<Option<usize>>,
     outcomes: Vec<Option<(Outcome, Option<Reason>)>>,
     /// Each record's FIFO message group; all `None` unless the batch is from a FIFO queue.
     groups: Vec<Option<String>>,
@@ -178,12 +178,16 @@ pub(crate) struct Ledger {
 impl Ledger {
     /// An empty ledger for `records`, in order.
     pub(crate) fn new<'a>(source: Source, records: impl IntoIterator<Item = &'a Meta<'a>>) -> Self {
-        let mut ids = Vec::new();
-        let mut sequence_numbers = Vec::new();
-        let mut groups = Vec::new();
-        for (index, meta) in records.into_iter().enumerate() {
-            ids.push(meta.id(index).into_owned());
-            sequence_numbers.push(meta.sequence_number.as_ref().map(Cow::to_string));
+        let records = records.into_iter();
+        let mut ids = Vec::with_capacity(records.size_hint().0);
+        let mut sequence_numbers = Vec::with_capacity(records.size_hint().0);
+        let mut groups = Vec::with_capacity(records.size_hint().0);
+        for (index, meta) in records.enumerate() {
+            let id = meta.id(index).into_owned();
+            let sequence_number = meta.sequence_number.as_deref();
+            debug_assert!(sequence_number.is_none_or(|seq| id.starts_with(seq)));
+            sequence_numbers.push(sequence_number.map(str::len));
+            ids.push(id);
             groups.push(sqs::fifo_group(source, meta).map(str::to_owned));
         }
         let outcomes = vec![None; ids.len()];
@@ -291,11 +295,11 @@ impl Ledger {
             debug_assert!(outcome.is_some(), "record {id} was given no outcome");
             let (outcome, reason) = outcome.unwrap_or((Outcome::Failed, None));
             if outcome == Outcome::Failed {
-                match sequence_number {
+                match sequence_number.map(|len| &id[..len]) {
                     // The user records of a KPL aggregate share their aggregate's sequence number
                     // and sit next to each other: Lambda is told about the aggregate once.
-                    Some(seq) if failed.last() == Some(&seq) => {}
-                    Some(seq) => failed.push(seq),
+                    Some(seq) if failed.last().is_some_and(|last: &String| last == seq) => {}
+                    Some(seq) => failed.push(seq.to_owned()),
                     None => unreportable += 1,
                 }
             }
@@ -320,6 +324,8 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
 
     fn meta(seq: Option<&'static str>) -> Meta<'static> {

@@ -5,6 +5,7 @@
 
 pub mod dead_letter;
 pub mod dynamodb;
+mod line;
 pub mod retry;
 pub mod sqs;
 pub mod stdout;
@@ -61,6 +62,16 @@ pub struct Prediction<'a> {
     /// item's `trace_id`. Not part of the prediction's JSON.
     #[serde(skip)]
     pub trace_header: Option<&'a str>,
+}
+
+impl Prediction<'_> {
+    /// The prediction's JSON text: the stdout line without its newline, and the SQS message
+    /// body. Byte for byte what `serde_json` writes for it, built without its dispatch.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        line::write_prediction(&mut out, self);
+        String::from_utf8(out).expect("JSON text built from `str`s is UTF-8")
+    }
 }
 
 /// What the model answered: a number (JSON number, DynamoDB `N`) or a class label as trained
@@ -211,7 +222,7 @@ fn message(prediction: &Prediction<'_>, nonce: u128) -> sqs::Message {
         .partition_key
         .or(prediction.key)
         .unwrap_or(prediction.id);
-    let body = serde_json::to_string(prediction).expect("a prediction always serializes");
+    let body = prediction.to_json();
     let dedup = if prediction.sequenced {
         sqs::fifo_id(&format!("{}-{}", prediction.source.as_str(), prediction.id))
     } else {
