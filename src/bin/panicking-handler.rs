@@ -31,7 +31,8 @@ enum Answer {
     Stream(StreamResponse),
 }
 
-#[tokio::main]
+// The same single-threaded runtime as `src/bin/stream-infer-lambda.rs`.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().map_err(InitError::from)?;

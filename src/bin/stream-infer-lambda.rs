@@ -3,7 +3,10 @@
 
 use stream_infer::{App, Config, Door, InitError};
 
-#[tokio::main]
+// One thread: Lambda hands the function one invocation at a time, so worker threads would only
+// add their stacks and malloc arenas to the resident memory. The SDK's and the runtime client's
+// spawned tasks run on this thread between the handler's awaits.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()
