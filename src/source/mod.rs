@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use crate::reason::Reason;
 
 // For the `not_json` message built in `features` (`describe(bytes)` says "binary data", "looks
-// like gzip", ...); allowed unused until that caller is wired.
+// like gzip", ...).
 pub(crate) use payload::describe;
 pub use payload::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeLimits};
 
