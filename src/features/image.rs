@@ -247,9 +247,6 @@ type MakeError = fn(String, String) -> DecodeError;
 /// Parses a DynamoDB `N` string. Rust's parser also accepts `NaN` and `inf`, which DynamoDB never
 /// stores, so non-finite results are rejected and told apart from overflow.
 fn parse_n(text: &str) -> Result<f64, MakeError> {
-    if let Some(value) = exact_decimal(text.as_bytes()) {
-        return Ok(value);
-    }
     match text.trim().parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
         Ok(_) if text.to_ascii_lowercase().contains(['n', 'i']) => {
@@ -260,148 +257,9 @@ fn parse_n(text: &str) -> Result<f64, MakeError> {
     }
 }
 
-/// The powers of ten that an `f64` holds exactly.
-const EXACT_POWERS_OF_TEN: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-/// The common `N` string, `-?digits(.digits)?([eE][+-]?digits)?` with at most 15 significant
-/// digits and a decimal exponent of at most 22 either way, read exactly: its digits are an integer
-/// below 2^53 and the power of ten is exact, so the one multiplication or division rounds
-/// correctly, to the same `f64` as `str::parse`. `None` for anything else, which `str::parse`
-/// then reads (`exact_decimal_equals_str_parse`).
-fn exact_decimal(text: &[u8]) -> Option<f64> {
-    let (negative, text) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    let int_len = text.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (int, rest) = text.split_at(int_len);
-    let (point, frac, rest) = match rest {
-        [b'.', rest @ ..] => {
-            let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-            let (frac, rest) = rest.split_at(len);
-            (true, frac, rest)
-        }
-        _ => (false, &[][..], rest),
-    };
-    if int.is_empty() || (point && frac.is_empty()) {
-        // No integer digits (".5") or a bare point ("1.", "1.e3"): left to `str::parse`.
-        return None;
-    }
-    let exponent: i32 = match rest {
-        [] => 0,
-        [b'e' | b'E', rest @ ..] => {
-            let (negative, digits) = match rest {
-                [b'-', digits @ ..] => (true, digits),
-                [b'+', digits @ ..] => (false, digits),
-                _ => (false, rest),
-            };
-            if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let value = digits.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0'));
-            if negative { -value } else { value }
-        }
-        _ => return None,
-    };
-    let digits = int.iter().chain(frac).skip_while(|&&d| d == b'0');
-    let mut mantissa: u64 = 0;
-    let mut significant = 0;
-    for d in digits {
-        significant += 1;
-        if significant > 15 {
-            return None;
-        }
-        mantissa = mantissa * 10 + u64::from(d - b'0');
-    }
-    let exponent = exponent - i32::try_from(frac.len()).ok()?;
-    let power = *EXACT_POWERS_OF_TEN.get(exponent.unsigned_abs() as usize)?;
-    // Below 10^15 < 2^53, so the conversion is exact.
-    let magnitude = mantissa as f64;
-    let value = if exponent < 0 {
-        magnitude / power
-    } else {
-        magnitude * power
-    };
-    Some(if negative { -value } else { value })
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::value::RawValue;
-
-    #[test]
-    fn exact_decimal_equals_str_parse() {
-        let mut rng = fastrand::Rng::with_seed(0xd1_9175);
-        let mut fast = 0;
-        for case in 0..300_000 {
-            let text = match case % 3 {
-                // The shortest text of a random double, in either notation.
-                0 => {
-                    let value = f64::from_bits(rng.u64(..));
-                    if rng.bool() {
-                        format!("{value}")
-                    } else {
-                        format!("{value:e}")
-                    }
-                }
-                // A decimal as DynamoDB JSON writers print one: up to 17 digits, a point
-                // anywhere, sometimes an exponent.
-                1 => {
-                    let bound = 10u64.pow(rng.u32(1..18));
-                    let digits = rng.u64(..bound);
-                    let mut text = digits.to_string();
-                    if rng.bool() {
-                        text.insert(rng.usize(..=text.len()), '.');
-                    }
-                    if rng.u8(..4) == 0 {
-                        text = format!("{text}e{}", rng.i32(-30..30));
-                    }
-                    if rng.bool() { format!("-{text}") } else { text }
-                }
-                // Decimal-looking text: digits, a point, an exponent, signs, in odd places.
-                _ => (0..rng.usize(1..24))
-                    .map(|_| *rng.choice(b"0123456789000.-+eE5".iter()).unwrap() as char)
-                    .collect(),
-            };
-            let Some(value) = super::exact_decimal(text.as_bytes()) else {
-                continue;
-            };
-            fast += 1;
-            let expected: f64 = text.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"));
-            assert_eq!(value.to_bits(), expected.to_bits(), "{text:?}");
-        }
-        // Many inputs must take the fast path for the comparison to mean something.
-        assert!(fast > 60_000, "only {fast} inputs took the fast path");
-        for (text, value) in [
-            ("59", 59.0_f64),
-            ("-0", -0.0),
-            ("32.1", 32.1),
-            ("1e22", 1e22),
-        ] {
-            assert_eq!(
-                super::exact_decimal(text.as_bytes()).map(f64::to_bits),
-                Some(value.to_bits())
-            );
-        }
-        for text in [
-            "",
-            "-",
-            ".5",
-            "1.",
-            "1e",
-            "1e+",
-            " 1",
-            "1 ",
-            "+1",
-            "1e23",
-            "1234567890123456",
-        ] {
-            assert_eq!(super::exact_decimal(text.as_bytes()), None, "{text:?}");
-        }
-    }
 
     use crate::features::tests::{code, spec};
     use crate::features::{FeatureSpec, Payload};
