@@ -5,20 +5,20 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{DecodeError, Input, Meta, Payload, Record, SkipReason, Text, invalid, text};
+use super::{DecodeError, Input, Meta, Payload, Record, SkipReason, Text, invalid, scan, text};
 
-/// The envelope's `dynamodb` object.
-#[derive(Deserialize)]
+/// The envelope's `dynamodb` object. Built by serde, or by the scanner (`scan.rs`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct StreamRecord<'a> {
     #[serde(borrow, default)]
-    sequence_number: Option<Text<'a>>,
+    pub(super) sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
-    keys: Option<&'a RawValue>,
+    pub(super) keys: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    new_image: Option<&'a RawValue>,
+    pub(super) new_image: Option<&'a RawValue>,
     #[serde(default)]
-    approximate_creation_date_time: Option<f64>,
+    pub(super) approximate_creation_date_time: Option<f64>,
 }
 
 /// The fields of [`StreamRecord`], to name a duplicated one by its object.
@@ -48,10 +48,12 @@ pub(super) fn decode<'a>(
         return invalid(meta, DecodeError::BadEnvelope { detail });
     };
     meta.sequence_number = text(stream.sequence_number);
-    // Compact JSON, so the key reads the same however the event was formatted.
-    meta.partition_key = stream.keys.map(|keys| {
-        serde_json::from_str::<serde_json::Value>(keys.get())
-            .map_or_else(|_| Cow::Borrowed(keys.get()), |v| Cow::Owned(v.to_string()))
+    // Compact JSON, so the key reads the same however the event was formatted. Keys as DynamoDB
+    // writes them already are, and are borrowed as they stand.
+    meta.partition_key = stream.keys.map(|keys| match scan::is_compact(keys.get()) {
+        true => Cow::Borrowed(keys.get()),
+        false => serde_json::from_str::<serde_json::Value>(keys.get())
+            .map_or_else(|_| Cow::Borrowed(keys.get()), |v| Cow::Owned(v.to_string())),
     });
     meta.event_time = stream.approximate_creation_date_time;
     meta.payload = stream.new_image.map(|image| Payload::Image(image.get()));

@@ -9,18 +9,29 @@ use serde_json::value::RawValue;
 use super::payload::{self, DecodeLimits};
 use super::{DecodeError, Input, Meta, Payload, Record, Text, invalid, kpl, text};
 
-/// The envelope's `kinesis` object.
-#[derive(Deserialize)]
+/// The envelope's `kinesis` object. Built by serde, or by the scanner (`scan.rs`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct KinesisData<'a> {
     #[serde(borrow, default)]
-    sequence_number: Option<Text<'a>>,
+    pub(super) sequence_number: Option<Text<'a>>,
     #[serde(borrow, default)]
-    partition_key: Option<Text<'a>>,
+    pub(super) partition_key: Option<Text<'a>>,
     #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+    pub(super) data: Option<Raw<'a>>,
     #[serde(default)]
-    approximate_arrival_timestamp: Option<f64>,
+    pub(super) approximate_arrival_timestamp: Option<f64>,
+}
+
+/// A JSON value's text as it stands in the event, as serde's `&RawValue` holds it; the scanner
+/// can build one without a second parse.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Raw<'a>(pub(super) &'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| Raw(raw.get()))
+    }
 }
 
 /// The fields of [`KinesisData`], to name a duplicated one by its object.
@@ -107,7 +118,7 @@ fn bytes<'a>(
     meta.sequence_number = text(data.sequence_number);
     meta.partition_key = text(data.partition_key);
     meta.event_time = data.approximate_arrival_timestamp;
-    meta.payload = data.data.map(|d| Payload::KinesisData(d.get()));
+    meta.payload = data.data.map(|d| Payload::KinesisData(d.0));
     if meta.sequence_number.is_none() {
         let detail = "`kinesis.sequenceNumber` is missing".to_owned();
         return Err(DecodeError::BadEnvelope { detail });
@@ -118,17 +129,17 @@ fn bytes<'a>(
     };
     // Base64 never needs JSON escapes, so the raw text between the quotes is the value itself.
     let Some(encoded) = encoded
-        .get()
+        .0
         .strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
     else {
-        let detail = format!("`kinesis.data` is {}, not a string", encoded.get());
+        let detail = format!("`kinesis.data` is {}, not a string", encoded.0);
         return Err(DecodeError::NotBase64 { detail });
     };
     meta.payload = Some(Payload::KinesisData(encoded));
     // A producer may escape `/` as `\/`; only then is the string unescaped into a copy.
     let unescaped: Cow<'_, str> = if encoded.contains('\\') {
-        match serde_json::from_str::<String>(data.data.map_or("", RawValue::get)) {
+        match serde_json::from_str::<String>(data.data.map_or("", |d| d.0)) {
             Ok(s) => Cow::Owned(s),
             Err(e) => {
                 let detail = e.to_string();

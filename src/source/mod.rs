@@ -14,6 +14,7 @@ mod equivalence;
 pub mod kinesis;
 mod kpl;
 mod payload;
+mod scan;
 pub mod sqs;
 
 use std::borrow::Cow;
@@ -275,8 +276,9 @@ pub(crate) fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
 
 /// A record's envelope with its source-specific object, read in one pass so the long strings in
 /// it (base64 data, images) are scanned once more, not twice. A type error anywhere fails only
-/// this record, which is then [`salvage`]d.
-#[derive(Deserialize)]
+/// this record, which is then [`salvage`]d. A record of the common shape is read by hand into the
+/// same value (`scan.rs`).
+#[derive(Debug, Default, Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "eventSource", borrow, default)]
     event_source: Option<Text<'a>>,
@@ -373,16 +375,10 @@ fn split(event: &str) -> Option<Vec<Split<'_>>> {
             // `pos` is at the record's first byte, where serde's raw value would start too, so
             // the record's text and the positions in its errors are the same as in two passes.
             let rest = &event[pos..];
-            let mut envelopes =
-                serde_json::Deserializer::from_str(rest).into_iter::<Envelope<'_>>();
-            let (envelope, len) = match envelopes.next()? {
-                Ok(envelope) => (Ok(envelope), envelopes.byte_offset()),
-                Err(e) => {
-                    // Only the record's extent is read again; invalid JSON is the event's error.
-                    let mut raw = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
-                    raw.next()?.ok()?;
-                    (Err(e), raw.byte_offset())
-                }
+            let (envelope, len) = match scan::envelope(rest) {
+                // The common shape, read by hand (`scan.rs`); anything else is serde's to read.
+                Some((envelope, len)) => (Ok(envelope), len),
+                None => parse(rest)?,
             };
             records.push((envelope, &rest[..len]));
             pos = skip_whitespace(bytes, pos + len);
@@ -399,6 +395,21 @@ fn split(event: &str) -> Option<Vec<Split<'_>>> {
     pos = skip_whitespace(bytes, pos);
     pos = skip_whitespace(bytes, expect(bytes, pos, b"}")?);
     (pos == bytes.len()).then_some(records)
+}
+
+/// The envelope of the record at the start of `rest` as serde reads it, or its error, and the
+/// record's length. `None` when the record is not valid JSON: that is the event's error.
+fn parse(rest: &str) -> Option<(Result<Envelope<'_>, serde_json::Error>, usize)> {
+    let mut envelopes = serde_json::Deserializer::from_str(rest).into_iter::<Envelope<'_>>();
+    match envelopes.next()? {
+        Ok(envelope) => Some((Ok(envelope), envelopes.byte_offset())),
+        Err(e) => {
+            // Only the record's extent is read again.
+            let mut raw = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+            raw.next()?.ok()?;
+            Some((Err(e), raw.byte_offset()))
+        }
+    }
 }
 
 /// The position after JSON whitespace (space, tab, line feed, carriage return) from `pos`.
