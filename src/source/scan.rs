@@ -367,12 +367,10 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Whether `bytes` holds a control character, which a JSON string may not. Without an early
-/// exit, so the check compiles to vector instructions.
+/// Whether `bytes` holds a control character, which a JSON string may not. A minimum over all
+/// bytes, without an early exit, so it compiles to vector instructions (16 or 32 bytes a step).
 fn has_control(bytes: &[u8]) -> bool {
-    bytes
-        .chunks(32)
-        .any(|chunk| chunk.iter().fold(false, |found, &b| found | (b < 0x20)))
+    bytes.iter().fold(u8::MAX, |min, &b| min.min(b)) < 0x20
 }
 
 #[cfg(test)]
