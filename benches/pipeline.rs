@@ -256,7 +256,8 @@ fn http_event(n: usize) -> String {
 }
 
 /// The HTTP door's pure handler (`cargo bench --bench pipeline -- http`): event bytes -> status
-/// and JSON body, for a 1-instance and a 1,000-instance `POST /predict`.
+/// and JSON body, for a 1-instance and a 1,000-instance `POST /predict` (`predict`), and with the
+/// response serialized as lambda_runtime serializes it (`predict+response`).
 fn bench_http(c: &mut Criterion) {
     let config = Config::from_lookup(|_| None).unwrap();
     let app = App::new(&config, Model::embedded(), None)
@@ -268,11 +269,23 @@ fn bench_http(c: &mut Criterion) {
     for n in [1, 1000] {
         let event = http_event(n);
         let answered = respond(&app, event.as_bytes()).unwrap();
-        assert_eq!(answered.response.status, 200, "{}", answered.response.body);
+        assert_eq!(
+            answered.response.status,
+            200,
+            "{}",
+            answered.response.json()
+        );
         assert_eq!(answered.instances, n);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("predict/{n}"), |b| {
             b.iter(|| black_box(respond(&app, black_box(event.as_bytes())).unwrap()))
+        });
+        // What the runtime posts: the answer serialized as lambda_runtime serializes it.
+        group.bench_function(format!("predict+response/{n}"), |b| {
+            b.iter(|| {
+                let answered = respond(&app, black_box(event.as_bytes())).unwrap();
+                black_box(serde_json::to_vec(&answered.response).unwrap())
+            })
         });
     }
     group.finish();

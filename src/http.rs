@@ -4,10 +4,15 @@
 //! Lambda Function URLs and API Gateway HTTP APIs (payload format 2.0) send the same event:
 //! `version: "2.0"`, `rawPath`, `requestContext.http.method`, `headers`, `body` and
 //! `isBase64Encoded`. The event is read in one pass (unused fields skipped), the routes are
-//! matched on the method and path, and `POST /predict` turns each instance into a record that
-//! goes through [`pipeline`](crate::pipeline) like a stream record: one model evaluation per
-//! request, and a bad instance answered in its place with the stream's reason code rather than
-//! failing the request. Only an event that is not an HTTP request at all is an invocation error.
+//! matched on the method and path, and `POST /predict` reads each instance where it stands in the
+//! body, through the stream's feature reader, straight into the rows of
+//! [`pipeline`](crate::pipeline)'s one model evaluation per request; a bad instance is answered
+//! in its place with the stream's reason code rather than failing the request. Only an event that
+//! is not an HTTP request at all is an invocation error.
+//!
+//! The response is built once as the JSON text the runtime posts, the answer written straight
+//! into its escaped `body` string (see [`Answers`]); serde_json's two passes (the body, then the
+//! response around it) are kept in the tests as the reference it is compared with.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,11 +29,13 @@ use crate::app::App;
 use crate::config::Door;
 use crate::handler::Call;
 use crate::metrics::Request;
+use crate::model::Label;
 use crate::model::Model;
 use crate::pipeline::{self, Verdict};
 use crate::reason::Reason;
-use crate::sink::{ModelRef, Predicted, Probabilities};
-use crate::source::{Input, Meta, Record, Text};
+use crate::sink::line;
+use crate::sink::{ModelRef, Predicted};
+use crate::source::Text;
 
 /// The routes, for 404 messages.
 const ROUTES: &str = "POST /predict, GET /model, GET /health";
@@ -56,41 +63,83 @@ impl HttpError {
 }
 
 /// The response, as a Function URL or HTTP API expects it from the function: every body is
-/// JSON, sent as text with `content-type: application/json`.
+/// JSON, sent as text with `content-type: application/json`. Held as the response's JSON text,
+/// built once with the body escaped as it is written, which is what the runtime posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The HTTP status.
     pub status: u16,
     /// The `Allow` header of a 405 answer.
     pub allow: Option<&'static str>,
-    /// The JSON body.
-    pub body: String,
+    /// `{"statusCode":…,"headers":{…},"body":"…","isBase64Encoded":false,"cookies":[]}`.
+    json: String,
 }
 
+impl HttpResponse {
+    /// A response whose body is already JSON text.
+    fn new(status: u16, allow: Option<&'static str>, body: &str) -> HttpResponse {
+        HttpResponse::written(status, allow, body.len() + 16, |out| {
+            line::string(out, body)
+        })
+    }
+
+    /// The response's JSON text, with `body` writing the body's JSON string (quotes included).
+    fn written(
+        status: u16,
+        allow: Option<&'static str>,
+        capacity: usize,
+        body: impl FnOnce(&mut Vec<u8>),
+    ) -> HttpResponse {
+        // The bytes serde_json writes for a map of these entries, in this order.
+        let mut out = Vec::with_capacity(capacity + 128);
+        out.extend_from_slice(b"{\"statusCode\":");
+        out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+        out.extend_from_slice(b",\"headers\":{\"content-type\":\"application/json\"");
+        if let Some(allow) = allow {
+            out.extend_from_slice(b",\"allow\":");
+            line::string(&mut out, allow);
+        }
+        out.extend_from_slice(b"},\"body\":");
+        body(&mut out);
+        // `cookies` is part of the response format; cargo-lambda's Function URL emulator
+        // requires it.
+        out.extend_from_slice(b",\"isBase64Encoded\":false,\"cookies\":[]}");
+        HttpResponse {
+            status,
+            allow,
+            json: String::from_utf8(out).expect("JSON text built from `str`s is UTF-8"),
+        }
+    }
+
+    /// The whole response as JSON text: what the runtime posts for this invocation.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The body, read back from the response text.
+    pub fn body(&self) -> String {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        serde_json::from_str::<Body>(&self.json)
+            .expect("a response's JSON text has a string body")
+            .body
+    }
+}
+
+/// The response's text as it is: lambda_runtime serializes the handler's answer with
+/// serde_json, and serde_json writes a value that serializes as this struct and field name
+/// (its `RawValue`'s) without a second pass, where a `String` body would be escaped again and
+/// a `Box<RawValue>` would cost a validating parse of the text to build. The tests check the
+/// bytes serde_json writes for it.
 impl Serialize for HttpResponse {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        #[derive(Serialize)]
-        struct Headers {
-            #[serde(rename = "content-type")]
-            content_type: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            allow: Option<&'static str>,
-        }
-        let mut map = serializer.serialize_map(Some(5))?;
-        map.serialize_entry("statusCode", &self.status)?;
-        map.serialize_entry(
-            "headers",
-            &Headers {
-                content_type: "application/json",
-                allow: self.allow,
-            },
-        )?;
-        map.serialize_entry("body", &self.body)?;
-        map.serialize_entry("isBase64Encoded", &false)?;
-        // Part of the response format; cargo-lambda's Function URL emulator requires it.
-        map.serialize_entry("cookies", &Vec::<&str>::new())?;
-        map.end()
+        use serde::ser::SerializeStruct;
+        const RAW_VALUE: &str = "$serde_json::private::RawValue";
+        let mut raw = serializer.serialize_struct(RAW_VALUE, 1)?;
+        raw.serialize_field(RAW_VALUE, self.json.as_str())?;
+        raw.end()
     }
 }
 
@@ -157,16 +206,17 @@ struct ErrorDetail<'a, R: Serialize> {
 }
 
 fn refuse(refusal: Refusal, message: &str) -> HttpResponse {
-    HttpResponse {
-        status: refusal.status(),
-        allow: None,
-        body: to_json(&ErrorBody {
-            error: ErrorDetail {
-                reason: refusal,
-                message: Cow::Borrowed(message),
-            },
-        }),
-    }
+    refuse_with(refusal, None, message)
+}
+
+fn refuse_with(refusal: Refusal, allow: Option<&'static str>, message: &str) -> HttpResponse {
+    let body = to_json(&ErrorBody {
+        error: ErrorDetail {
+            reason: refusal,
+            message: Cow::Borrowed(message),
+        },
+    });
+    HttpResponse::new(refusal.status(), allow, &body)
 }
 
 fn to_json(value: &impl Serialize) -> String {
@@ -243,16 +293,14 @@ pub fn respond(app: &App, event: &[u8]) -> Result<Answered, HttpError> {
         }
     };
     if answered.method != allowed {
-        answered.response = HttpResponse {
-            allow: Some(allowed),
-            ..refuse(
-                Refusal::MethodNotAllowed,
-                &format!(
-                    "{} is not allowed on {}; use {allowed}",
-                    answered.method, answered.path
-                ),
-            )
-        };
+        answered.response = refuse_with(
+            Refusal::MethodNotAllowed,
+            Some(allowed),
+            &format!(
+                "{} is not allowed on {}; use {allowed}",
+                answered.method, answered.path
+            ),
+        );
         return Ok(answered);
     }
     let model = app.model();
@@ -283,11 +331,7 @@ struct Health<'a> {
 }
 
 fn ok(body: String) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        allow: None,
-        body,
-    }
+    HttpResponse::new(200, None, &body)
 }
 
 fn model_ref(model: &Model) -> ModelRef<'_> {
@@ -358,107 +402,201 @@ fn predict(app: &App, bytes: &[u8], max_instances: usize, answered: &mut Answere
             ),
         );
     }
-    let records = instances
-        .iter()
-        .map(|instance| Record {
-            meta: Meta::default(),
-            input: Input::Json(instance.get().as_bytes().to_vec()),
-        })
-        .collect();
+    // Each instance is read where it stands in the body, straight into its row.
+    let payloads: Vec<&[u8]> = instances.iter().map(|i| i.get().as_bytes()).collect();
     let model = app.model();
-    let scored = pipeline::score_records(records, app.spec(), model);
+    let verdicts = pipeline::score_payloads(&payloads, app.spec(), model);
     let classes = model
         .typed_model()
         .map_or(&[][..], |typed| typed.scorer().classes());
-    let mut rejected = |reason: Reason, message: String| {
-        *answered.rejected.entry(reason).or_default() += 1;
-        Item::Error(ErrorBody {
-            error: ErrorDetail {
-                reason,
-                message: Cow::Owned(message),
-            },
-        })
-    };
-    let predictions: Vec<Item<'_>> = scored
-        .iter()
-        .map(|record| match &record.verdict {
-            Verdict::Predicted { key, value } => {
-                Item::Predicted(Entry::new(key, Predicted::Value(*value)))
-            }
-            Verdict::Imputed {
-                key,
-                value,
-                imputed,
-            } => Item::Predicted(Entry {
-                imputed,
-                ..Entry::new(key, Predicted::Value(*value))
-            }),
-            Verdict::Classified {
-                key,
-                class,
-                probabilities,
-                imputed,
-            } => Item::Predicted(Entry {
-                probabilities: probabilities
-                    .as_deref()
-                    .map(|values| Probabilities { classes, values }),
-                imputed,
-                ..Entry::new(key, Predicted::Label(&classes[*class]))
-            }),
-            Verdict::Rejected(error) => rejected(error.reason(), error.to_string()),
-            // A JSON instance is never skipped; answered rather than lost if that changes.
-            Verdict::Skipped(skip) => rejected(
-                Reason::Internal,
-                format!("the instance was skipped ({skip:?})"),
-            ),
-        })
-        .collect();
-    ok(to_json(&Predictions {
-        predictions,
+    let answers = Answers {
+        classes,
         model: model_ref(model),
-    }))
+    };
+    HttpResponse::written(200, None, 64 * verdicts.len(), |out| {
+        out.push(b'"');
+        answers.write(out, verdicts.iter(), &mut answered.rejected);
+        out.push(b'"');
+    })
 }
 
-/// The body of a `POST /predict` answer.
-#[derive(Serialize)]
-struct Predictions<'a> {
-    predictions: Vec<Item<'a>>,
-    model: ModelRef<'a>,
+/// The body of a `POST /predict` answer, `{"predictions":[…],"model":{…}}`, written as the
+/// contents of the response's `body` string: the bytes serde_json writes for the body, escaped
+/// as serde_json escapes a string, in one pass (the structure's quotes are written `\"`, the
+/// numbers as they are, and each string escaped twice). Entries have the field names of the
+/// stream's prediction line; a rejected instance is `{"error":{"reason":…,"message":…}}`. The
+/// tests compare it with serde_json's two passes over generated answers, byte for byte.
+struct Answers<'m> {
+    classes: &'m [Label],
+    model: ModelRef<'m>,
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Item<'a> {
-    Predicted(Entry<'a>),
-    Error(ErrorBody<'a, Reason>),
-}
-
-/// One instance's answer, with the field names of the stream's prediction line.
-#[derive(Serialize)]
-struct Entry<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<&'a str>,
-    prediction: Predicted<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    probabilities: Option<Probabilities<'a>>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    imputed: &'a [String],
-}
-
-impl<'a> Entry<'a> {
-    fn new(key: &'a Option<String>, prediction: Predicted<'a>) -> Entry<'a> {
-        Entry {
-            key: key.as_deref(),
-            prediction,
-            probabilities: None,
-            imputed: &[],
+impl Answers<'_> {
+    fn write<'v>(
+        &self,
+        out: &mut Vec<u8>,
+        verdicts: impl Iterator<Item = &'v Verdict>,
+        rejected: &mut BTreeMap<Reason, usize>,
+    ) {
+        out.extend_from_slice(br#"{\"predictions\":["#);
+        for (i, verdict) in verdicts.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match verdict {
+                Verdict::Predicted { key, value } => {
+                    self.entry(out, key, Predicted::Value(*value), None, &[])
+                }
+                Verdict::Imputed {
+                    key,
+                    value,
+                    imputed,
+                } => self.entry(out, key, Predicted::Value(*value), None, imputed),
+                Verdict::Classified {
+                    key,
+                    class,
+                    probabilities,
+                    imputed,
+                } => self.entry(
+                    out,
+                    key,
+                    Predicted::Label(&self.classes[*class]),
+                    probabilities.as_deref(),
+                    imputed,
+                ),
+                Verdict::Rejected(error) => {
+                    *rejected.entry(error.reason()).or_default() += 1;
+                    error_item(out, error.reason(), &error.to_string());
+                }
+                // A JSON instance is never skipped; answered rather than lost if that changes.
+                Verdict::Skipped(skip) => {
+                    *rejected.entry(Reason::Internal).or_default() += 1;
+                    error_item(
+                        out,
+                        Reason::Internal,
+                        &format!("the instance was skipped ({skip:?})"),
+                    );
+                }
+            }
         }
+        out.extend_from_slice(br#"],\"model\":{\"name\":"#);
+        escaped_string(out, self.model.name);
+        out.extend_from_slice(br#",\"version\":"#);
+        escaped_string(out, self.model.version);
+        out.extend_from_slice(br#"}}"#);
+    }
+
+    fn entry(
+        &self,
+        out: &mut Vec<u8>,
+        key: &Option<String>,
+        prediction: Predicted<'_>,
+        probabilities: Option<&[f64]>,
+        imputed: &[String],
+    ) {
+        out.push(b'{');
+        if let Some(key) = key {
+            out.extend_from_slice(br#"\"key\":"#);
+            escaped_string(out, key);
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"\"prediction\":"#);
+        match prediction {
+            Predicted::Value(value) => line::float(out, value),
+            Predicted::Label(label) => escaped_label(out, label, false),
+        }
+        if let Some(values) = probabilities {
+            out.extend_from_slice(br#",\"probabilities\":{"#);
+            for (i, (class, p)) in self.classes.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // A map key is always a string: an integer class is written quoted.
+                escaped_label(out, class, true);
+                out.push(b':');
+                line::float(out, *p);
+            }
+            out.push(b'}');
+        }
+        if !imputed.is_empty() {
+            out.extend_from_slice(br#",\"imputed\":["#);
+            for (i, name) in imputed.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                escaped_string(out, name);
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
     }
 }
 
-/// Reads the top of the body once: an object with an `instances` field is a batch (each element
-/// kept unparsed), any other object is one instance.
+/// `{"error":{"reason":…,"message":…}}`, escaped (a reason code is plain snake_case).
+fn error_item(out: &mut Vec<u8>, reason: Reason, message: &str) {
+    out.extend_from_slice(br#"{\"error\":{\"reason\":\""#);
+    out.extend_from_slice(reason.as_str().as_bytes());
+    out.extend_from_slice(br#"\",\"message\":"#);
+    escaped_string(out, message);
+    out.extend_from_slice(br#"}}"#);
+}
+
+/// A class label; an integer one quoted when it is a map key.
+fn escaped_label(out: &mut Vec<u8>, label: &Label, key: bool) {
+    let mut digits = itoa::Buffer::new();
+    let digits = match label {
+        Label::Str(s) => return escaped_string(out, s),
+        Label::Int(v) => digits.format(*v),
+        Label::UInt(v) => digits.format(*v),
+    };
+    if key {
+        out.extend_from_slice(br#"\""#);
+    }
+    out.extend_from_slice(digits.as_bytes());
+    if key {
+        out.extend_from_slice(br#"\""#);
+    }
+}
+
+/// A JSON string as it reads inside another: `\"…\"` around a string that needs no escape,
+/// and serde_json's escape of serde_json's escape for any other.
+fn escaped_string(out: &mut Vec<u8>, s: &str) {
+    if !line::needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 4);
+        out.extend_from_slice(br#"\""#);
+        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(br#"\""#);
+    } else {
+        let mut once = Vec::with_capacity(s.len() + 8);
+        line::string(&mut once, s);
+        let once = String::from_utf8(once).expect("an escaped `str` is UTF-8");
+        let mut twice = Vec::with_capacity(once.len() + 8);
+        line::string(&mut twice, &once);
+        out.extend_from_slice(&twice[1..twice.len() - 1]);
+    }
+}
+
+/// Reads the top of the body: an object with an `instances` field is a batch (each element kept
+/// unparsed), any other object is one instance. A batch is read in one pass over the bytes; one
+/// instance, and any body that pass refuses, is read by [`shape_checked`], the reference (for a
+/// refusal, its exact words).
 fn shape(bytes: &[u8]) -> Result<Shape<'_>, (Refusal, String)> {
+    // A `&RawValue` must be UTF-8; `shape_checked` says where a body is not.
+    if std::str::from_utf8(bytes).is_err() {
+        return shape_checked(bytes);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match TopLevel::deserialize(&mut de).and_then(|top| de.end().map(|()| top)) {
+        Ok(TopLevel::Object {
+            instances: Some(Ok(instances)),
+            other: None,
+        }) => Ok(Shape::Many(instances)),
+        _ => shape_checked(bytes),
+    }
+}
+
+/// [`shape`] in two passes: the body is checked to be JSON first, then its top level read.
+fn shape_checked(bytes: &[u8]) -> Result<Shape<'_>, (Refusal, String)> {
     let whole: &RawValue = serde_json::from_slice(bytes).map_err(|e| {
         let what = if bytes.iter().all(u8::is_ascii_whitespace) {
             "the body is empty".to_owned()
@@ -708,7 +846,7 @@ mod tests {
 
     fn call(app: &App, method: &str, path: &str, body: Option<&str>) -> (Answered, Value) {
         let answered = respond(app, &event(method, path, body)).unwrap();
-        let value = serde_json::from_str(&answered.response.body).unwrap();
+        let value = serde_json::from_str(&answered.response.body()).unwrap();
         (answered, value)
     }
 
@@ -788,13 +926,13 @@ mod tests {
         event["isBase64Encoded"] = json!(true);
         let answered = respond(&app, event.to_string().as_bytes()).unwrap();
         assert_eq!(answered.response.status, 200);
-        let body: Value = serde_json::from_str(&answered.response.body).unwrap();
+        let body: Value = serde_json::from_str(&answered.response.body()).unwrap();
         assert_eq!(body["predictions"][0]["prediction"], json!(expected(GOOD)));
 
         event["body"] = json!("%%% not base64");
         let answered = respond(&app, event.to_string().as_bytes()).unwrap();
         assert_eq!(answered.response.status, 400);
-        let body: Value = serde_json::from_str(&answered.response.body).unwrap();
+        let body: Value = serde_json::from_str(&answered.response.body()).unwrap();
         assert_eq!(body["error"]["reason"], "not_base64");
     }
 
@@ -894,17 +1032,438 @@ mod tests {
 
     #[test]
     fn the_response_is_a_function_url_response_with_a_json_content_type() {
-        let response = HttpResponse {
-            status: 405,
-            allow: Some("GET"),
-            body: "{}".into(),
-        };
+        let response = HttpResponse::new(405, Some("GET"), "{}");
         assert_eq!(
             serde_json::to_value(&response).unwrap(),
             json!({"statusCode": 405, "headers": {"content-type": "application/json", "allow": "GET"}, "body": "{}", "isBase64Encoded": false, "cookies": []})
         );
+        assert_eq!(
+            response.json(),
+            r#"{"statusCode":405,"headers":{"content-type":"application/json","allow":"GET"},"body":"{}","isBase64Encoded":false,"cookies":[]}"#
+        );
+        // What lambda_runtime posts (serde_json::to_vec of the handler's answer): the text as it
+        // is, not a string holding it.
+        assert_eq!(
+            serde_json::to_vec(&response).unwrap(),
+            response.json().as_bytes()
+        );
+        let answer = crate::runtime::Answer::Http(response.clone());
+        assert_eq!(
+            serde_json::to_vec(&answer).unwrap(),
+            response.json().as_bytes()
+        );
         let ok = serde_json::to_value(ok("[]".into())).unwrap();
         assert_eq!(ok["headers"], json!({"content-type": "application/json"}));
+    }
+
+    /// The serde path the door answered with before [`Answers`], kept as the reference: the body
+    /// by serde_json, then the response by serde_json again (as lambda_runtime serialized it),
+    /// each instance a stream record.
+    mod reference {
+        use super::super::*;
+        use crate::sink::Probabilities;
+        use crate::source::{Input, Meta, Record};
+
+        #[derive(Serialize)]
+        struct Predictions<'a> {
+            predictions: Vec<Item<'a>>,
+            model: ModelRef<'a>,
+        }
+
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Item<'a> {
+            Predicted(Entry<'a>),
+            Error(ErrorBody<'a, Reason>),
+        }
+
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            key: Option<&'a str>,
+            prediction: Predicted<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            probabilities: Option<Probabilities<'a>>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            imputed: &'a [String],
+        }
+
+        struct Response<'a> {
+            status: u16,
+            allow: Option<&'static str>,
+            body: &'a str,
+        }
+
+        impl Serialize for Response<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                #[derive(Serialize)]
+                struct Headers {
+                    #[serde(rename = "content-type")]
+                    content_type: &'static str,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    allow: Option<&'static str>,
+                }
+                let mut map = serializer.serialize_map(Some(5))?;
+                map.serialize_entry("statusCode", &self.status)?;
+                map.serialize_entry(
+                    "headers",
+                    &Headers {
+                        content_type: "application/json",
+                        allow: self.allow,
+                    },
+                )?;
+                map.serialize_entry("body", &self.body)?;
+                map.serialize_entry("isBase64Encoded", &false)?;
+                map.serialize_entry("cookies", &Vec::<&str>::new())?;
+                map.end()
+            }
+        }
+
+        /// The bytes lambda_runtime posted for a response.
+        pub fn response(status: u16, allow: Option<&'static str>, body: &str) -> Vec<u8> {
+            serde_json::to_vec(&Response {
+                status,
+                allow,
+                body,
+            })
+            .unwrap()
+        }
+
+        /// A `POST /predict` answer's body, and the rejected instances by reason.
+        pub fn body(
+            verdicts: &[Verdict],
+            classes: &[Label],
+            model: ModelRef<'_>,
+        ) -> (String, BTreeMap<Reason, usize>) {
+            let mut counts = BTreeMap::new();
+            let mut rejected = |reason: Reason, message: String| {
+                *counts.entry(reason).or_default() += 1;
+                Item::Error(ErrorBody {
+                    error: ErrorDetail {
+                        reason,
+                        message: Cow::Owned(message),
+                    },
+                })
+            };
+            fn entry<'a>(key: &'a Option<String>, prediction: Predicted<'a>) -> Entry<'a> {
+                Entry {
+                    key: key.as_deref(),
+                    prediction,
+                    probabilities: None,
+                    imputed: &[],
+                }
+            }
+            let predictions: Vec<Item<'_>> = verdicts
+                .iter()
+                .map(|verdict| match verdict {
+                    Verdict::Predicted { key, value } => {
+                        Item::Predicted(entry(key, Predicted::Value(*value)))
+                    }
+                    Verdict::Imputed {
+                        key,
+                        value,
+                        imputed,
+                    } => Item::Predicted(Entry {
+                        imputed,
+                        ..entry(key, Predicted::Value(*value))
+                    }),
+                    Verdict::Classified {
+                        key,
+                        class,
+                        probabilities,
+                        imputed,
+                    } => Item::Predicted(Entry {
+                        probabilities: probabilities
+                            .as_deref()
+                            .map(|values| Probabilities { classes, values }),
+                        imputed,
+                        ..entry(key, Predicted::Label(&classes[*class]))
+                    }),
+                    Verdict::Rejected(error) => rejected(error.reason(), error.to_string()),
+                    Verdict::Skipped(skip) => rejected(
+                        Reason::Internal,
+                        format!("the instance was skipped ({skip:?})"),
+                    ),
+                })
+                .collect();
+            let body = to_json(&Predictions { predictions, model });
+            (body, counts)
+        }
+
+        /// A `POST /predict` of `bytes`: the response's bytes, and the rejected instances.
+        pub fn predict(
+            app: &App,
+            bytes: &[u8],
+            max_instances: usize,
+        ) -> (Vec<u8>, BTreeMap<Reason, usize>) {
+            let refused = |refusal: Refusal, message: &str| {
+                let body = to_json(&ErrorBody {
+                    error: ErrorDetail {
+                        reason: refusal,
+                        message: Cow::Borrowed(message),
+                    },
+                });
+                (response(refusal.status(), None, &body), BTreeMap::new())
+            };
+            let instances = match shape_checked(bytes) {
+                Ok(Shape::One(instance)) => vec![instance],
+                Ok(Shape::Many(instances)) => instances,
+                Err((refusal, message)) => return refused(refusal, &message),
+            };
+            if instances.len() > max_instances {
+                return refused(
+                    Refusal::TooManyInstances,
+                    &format!(
+                        "{} instances in one request; at most {max_instances} are allowed (HTTP_MAX_INSTANCES)",
+                        instances.len()
+                    ),
+                );
+            }
+            let records = instances
+                .iter()
+                .map(|instance| Record {
+                    meta: Meta::default(),
+                    input: Input::Json(instance.get().as_bytes().to_vec()),
+                })
+                .collect();
+            let model = app.model();
+            let scored = pipeline::score_records(records, app.spec(), model);
+            let verdicts: Vec<Verdict> = scored.into_iter().map(|s| s.verdict).collect();
+            let classes = model
+                .typed_model()
+                .map_or(&[][..], |typed| typed.scorer().classes());
+            let (body, rejected) = self::body(&verdicts, classes, model_ref(model));
+            (response(200, None, &body), rejected)
+        }
+    }
+
+    /// Characters that exercise every escape serde_json knows, and none.
+    const ALPHABET: &[char] = &[
+        'a', 'Z', '0', ' ', '-', '_', ':', '"', '\\', '/', '\u{0}', '\u{1}', '\u{8}', '\t', '\n',
+        '\u{c}', '\r', '\u{1f}', '\u{7f}', 'é', '€', '\u{2028}', '😀',
+    ];
+
+    fn text(rng: &mut fastrand::Rng) -> String {
+        let plain = rng.bool();
+        (0..rng.usize(..24))
+            .map(|_| match plain {
+                true => ALPHABET[rng.usize(..6)],
+                false => ALPHABET[rng.usize(..ALPHABET.len())],
+            })
+            .collect()
+    }
+
+    fn label(rng: &mut fastrand::Rng) -> Label {
+        match rng.u8(..4) {
+            0 => Label::Int(rng.i64(..)),
+            1 => Label::UInt(rng.u64(i64::MAX as u64 + 1..)),
+            _ => Label::Str(text(rng)),
+        }
+    }
+
+    fn float(rng: &mut fastrand::Rng) -> f64 {
+        match rng.u8(..6) {
+            0 => [f64::NAN, f64::INFINITY, -0.0, 1e21, 5e-324][rng.usize(..5)],
+            1 => f64::from_bits(rng.u64(..)),
+            _ => (rng.f64() - 0.5) * 10f64.powi(rng.i32(-20..20)),
+        }
+    }
+
+    fn verdict(rng: &mut fastrand::Rng, classes: usize) -> Verdict {
+        let key = rng.bool().then(|| text(rng));
+        let imputed: Vec<String> = (0..rng.usize(..3)).map(|_| text(rng)).collect();
+        match rng.u8(..6) {
+            0 => Verdict::Predicted {
+                key,
+                value: float(rng),
+            },
+            1 => Verdict::Imputed {
+                key,
+                value: float(rng),
+                imputed,
+            },
+            2 if classes > 0 => Verdict::Classified {
+                key,
+                class: rng.usize(..classes),
+                probabilities: rng
+                    .bool()
+                    .then(|| (0..classes).map(|_| float(rng)).collect()),
+                imputed,
+            },
+            3 => {
+                Verdict::Rejected(pipeline::RecordError::PredictionNotFinite { value: float(rng) })
+            }
+            4 => Verdict::Skipped(crate::source::SkipReason::Remove),
+            _ => Verdict::Predicted {
+                key,
+                value: rng.f64() * 300.0,
+            },
+        }
+    }
+
+    #[test]
+    fn answers_are_byte_identical_to_the_serde_path_on_generated_verdicts() {
+        let mut rng = fastrand::Rng::with_seed(14);
+        for _ in 0..20_000 {
+            let classes: Vec<Label> = (0..rng.usize(..4)).map(|_| label(&mut rng)).collect();
+            let verdicts: Vec<Verdict> = (0..rng.usize(..6))
+                .map(|_| verdict(&mut rng, classes.len()))
+                .collect();
+            let (name, version) = (text(&mut rng), text(&mut rng));
+            let model = ModelRef {
+                name: &name,
+                version: &version,
+            };
+            let (body, expected_rejected) = reference::body(&verdicts, &classes, model);
+            let mut rejected = BTreeMap::new();
+            let answers = Answers {
+                classes: &classes,
+                model,
+            };
+            let response = HttpResponse::written(200, None, 0, |out| {
+                out.push(b'"');
+                answers.write(out, verdicts.iter(), &mut rejected);
+                out.push(b'"');
+            });
+            assert_eq!(
+                response.json(),
+                String::from_utf8(reference::response(200, None, &body)).unwrap(),
+                "{verdicts:?}"
+            );
+            assert_eq!(response.body(), body);
+            assert_eq!(rejected, expected_rejected);
+            let allow = [None, Some("GET"), Some("POST")][rng.usize(..3)];
+            let status = [200, 400, 404, 405, 413][rng.usize(..5)];
+            assert_eq!(
+                HttpResponse::new(status, allow, &body).json().as_bytes(),
+                reference::response(status, allow, &body)
+            );
+        }
+    }
+
+    /// A generated instance for a model with these inputs: mostly valid, sometimes with a
+    /// feature missing, null or of the wrong type, a key of any kind, extra fields, or not an
+    /// object at all.
+    fn instance(rng: &mut fastrand::Rng, inputs: &[(String, Value)]) -> String {
+        if rng.u8(..24) == 0 {
+            return ["[1,2]", "\"x\"", "5", "null", "{}"][rng.usize(..5)].to_owned();
+        }
+        let mut fields: Vec<String> = Vec::new();
+        for (name, valid) in inputs {
+            let value = match rng.u8(..30) {
+                0 => continue,
+                1 => "null".to_owned(),
+                2 => serde_json::to_string(&text(rng)).unwrap(),
+                3 => "true".to_owned(),
+                4 => "1e400".to_owned(),
+                5 => "[1]".to_owned(),
+                _ => valid.to_string(),
+            };
+            fields.push(format!("\"{name}\":{value}"));
+        }
+        match rng.u8(..5) {
+            0 => fields.push(format!(
+                "\"id\":{}",
+                serde_json::to_string(&text(rng)).unwrap()
+            )),
+            1 => fields.push(format!("\"id\":{}", rng.i64(..))),
+            2 => fields.push(format!("\"id\":\"patient-{:06}\"", rng.u32(..1_000_000))),
+            _ => {}
+        }
+        if rng.u8(..4) == 0 {
+            fields.push(format!(
+                "{}:{{\"a\":[1,2]}}",
+                serde_json::to_string(&text(rng)).unwrap()
+            ));
+        }
+        rng.shuffle(&mut fields);
+        let space = [" ", "", "\n", ""][rng.usize(..4)];
+        format!("{{{space}{}}}", fields.join(&format!(",{space}")))
+    }
+
+    fn body(rng: &mut fastrand::Rng, inputs: &[(String, Value)]) -> String {
+        let n = rng.usize(..8);
+        let instances: Vec<String> = (0..n).map(|_| instance(rng, inputs)).collect();
+        let body = match rng.u8(..10) {
+            0 => instance(rng, inputs),
+            1 => format!(" {{ \"instances\" : [ {} ] }} ", instances.join(" , ")),
+            2 => format!(r#"{{"instances":[{}],"extra":1}}"#, instances.join(",")),
+            3 => format!(
+                r#"{{"other":[1,{{"x":"y"}}],"instances":[{}]}}"#,
+                instances.join(",")
+            ),
+            4 => format!(
+                r#"{{"instances":[{}],"instances":[]}}"#,
+                instances.join(",")
+            ),
+            _ => format!(r#"{{"instances":[{}]}}"#, instances.join(",")),
+        };
+        if rng.u8(..12) == 0 {
+            // Cut short, or with something after the end.
+            let cut = rng.usize(..=body.len());
+            return match rng.bool() {
+                true if body.is_char_boundary(cut) => body[..cut].to_owned(),
+                _ => format!("{body} x"),
+            };
+        }
+        body
+    }
+
+    fn fixture(name: &str) -> (Model, Vec<(String, Value)>) {
+        let path = format!(
+            "{}/tests/fixtures/model/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut artifact: crate::model::schema::Artifact =
+            serde_json::from_value(fixture["artifact"].clone()).unwrap();
+        // A fixture declares no version; a model file's is the hash of its contents.
+        artifact.version = Some(crate::model::typed_content_hash(&artifact));
+        let model = Model::from_json(&serde_json::to_string(&artifact).unwrap(), name).unwrap();
+        let row = fixture["rows"][0].as_object().unwrap();
+        (
+            model,
+            row.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        )
+    }
+
+    #[test]
+    fn predict_answers_are_byte_identical_to_the_serde_path_on_generated_requests() {
+        let config = Config::from_lookup(|name| (name == "DOOR").then(|| "http".into())).unwrap();
+        let embedded: Vec<(String, Value)> = serde_json::from_str::<serde_json::Map<_, _>>(GOOD)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let models = [
+            (Model::embedded(), embedded),
+            fixture("table_logistic"),
+            fixture("table_regression"),
+            fixture("iris_multinomial"),
+        ];
+        let mut rng = fastrand::Rng::with_seed(1000);
+        for (model, inputs) in models {
+            let app = App::new(&config, model, None).unwrap();
+            for _ in 0..1_500 {
+                let body = body(&mut rng, &inputs);
+                let max = [1000, 3][rng.usize(..2)];
+                let (expected, expected_rejected) = reference::predict(&app, body.as_bytes(), max);
+                let mut answered = Answered {
+                    response: HttpResponse::new(200, None, "{}"),
+                    method: "POST".into(),
+                    path: "/predict".into(),
+                    instances: 0,
+                    rejected: BTreeMap::new(),
+                };
+                answered.response = predict(&app, body.as_bytes(), max, &mut answered);
+                assert_eq!(
+                    answered.response.json(),
+                    String::from_utf8(expected).unwrap(),
+                    "{body}"
+                );
+                assert_eq!(answered.rejected, expected_rejected, "{body}");
+            }
+        }
     }
 
     #[test]

@@ -112,34 +112,80 @@ pub fn score<'a>(batch: Batch<'a>, spec: &FeatureSpec, model: &Model) -> ScoredB
     match model.typed_model() {
         Some(typed) => ScoredBatch {
             source: batch.source,
-            records: score_typed(batch.records, spec, typed),
+            records: scored(score_typed(batch.records, record_payload, spec, typed)),
         },
         None => score_with(batch, spec, |x| model.predict(x)),
     }
 }
 
-/// [`score`] on records that belong to no stream event (the HTTP door's instances): one
-/// [`Scored`] per record, in order, from one model evaluation.
+/// [`score`] on records that belong to no stream event: one [`Scored`] per record, in order,
+/// from one model evaluation. The HTTP door's reference path (each instance a record), which its
+/// tests compare [`score_payloads`] with.
+#[cfg(test)]
 pub(crate) fn score_records<'a>(
     records: Vec<Record<'a>>,
     spec: &FeatureSpec,
     model: &Model,
 ) -> Vec<Scored<'a>> {
-    match model.typed_model() {
-        Some(typed) => score_typed(records, spec, typed),
-        None => score_rows(records, spec, |x| model.predict(x)),
-    }
+    scored(match model.typed_model() {
+        Some(typed) => score_typed(records, record_payload, spec, typed),
+        None => score_rows(records, record_payload, spec, |x| model.predict(x)),
+    })
+}
+
+/// [`score_records`] on the JSON payloads themselves (the HTTP door's instances, read straight
+/// from the request body): one verdict per payload, in order, from one model evaluation.
+pub(crate) fn score_payloads(
+    payloads: &[&[u8]],
+    spec: &FeatureSpec,
+    model: &Model,
+) -> Vec<Verdict> {
+    let verdicts = match model.typed_model() {
+        Some(typed) => score_typed(payloads.iter().copied(), json_payload, spec, typed),
+        None => score_rows(payloads.iter().copied(), json_payload, spec, |x| {
+            model.predict(x)
+        }),
+    };
+    verdicts.into_iter().map(|(_, verdict)| verdict).collect()
+}
+
+/// How the scoring loops read what they score: a record's payload, or a bare JSON payload.
+type Read<T> = for<'r> fn(&'r T) -> Result<Payload<'r>, Verdict>;
+
+fn record_payload<'r>(record: &'r Record<'_>) -> Result<Payload<'r>, Verdict> {
+    payload(&record.input)
+}
+
+fn json_payload<'r>(bytes: &'r &[u8]) -> Result<Payload<'r>, Verdict> {
+    Ok(Payload::Json(bytes))
+}
+
+/// Records and their verdicts as [`Scored`] records.
+fn scored<'a>(verdicts: Vec<(Record<'a>, Verdict)>) -> Vec<Scored<'a>> {
+    verdicts
+        .into_iter()
+        .map(|(record, verdict)| Scored {
+            meta: record.meta,
+            verdict,
+        })
+        .collect()
 }
 
 /// A typed model: each record's inputs go through the model's transforms into one batch (dense,
 /// or CSR when it reads text), which the estimator evaluates once.
-fn score_typed<'a>(records: Vec<Record<'a>>, spec: &FeatureSpec, typed: &Typed) -> Vec<Scored<'a>> {
+fn score_typed<T>(
+    records: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
+    read: Read<T>,
+    spec: &FeatureSpec,
+    typed: &Typed,
+) -> Vec<(T, Verdict)> {
+    let records = records.into_iter();
     let program = typed.program();
     let mut features = program.batch(records.len());
     let mut pending = Vec::with_capacity(records.len());
     let span = tracing::debug_span!("features", records = records.len()).entered();
     for record in records {
-        let state = payload(&record.input).and_then(|payload| {
+        let state = read(&record).and_then(|payload| {
             spec.extract_values(payload)
                 .map_err(RecordError::from)
                 .and_then(|(key, values)| {
@@ -153,7 +199,7 @@ fn score_typed<'a>(records: Vec<Record<'a>>, spec: &FeatureSpec, typed: &Typed) 
                 })
                 .map_err(Verdict::Rejected)
         });
-        pending.push((record.meta, state));
+        pending.push((record, state));
     }
     drop(span);
     let output = if features.is_empty() {
@@ -167,7 +213,7 @@ fn score_typed<'a>(records: Vec<Record<'a>>, spec: &FeatureSpec, typed: &Typed) 
     let mut row = 0;
     pending
         .into_iter()
-        .map(|(meta, state)| {
+        .map(|(record, state)| {
             let verdict = match state {
                 Err(verdict) => verdict,
                 Ok((key, imputed)) => {
@@ -176,7 +222,7 @@ fn score_typed<'a>(records: Vec<Record<'a>>, spec: &FeatureSpec, typed: &Typed) 
                     typed_verdict(output.as_ref(), i, key, imputed)
                 }
             };
-            Scored { meta, verdict }
+            (record, verdict)
         })
         .collect()
 }
@@ -241,28 +287,30 @@ pub(crate) fn score_with<'a>(
 ) -> ScoredBatch<'a> {
     ScoredBatch {
         source: batch.source,
-        records: score_rows(batch.records, spec, predict),
+        records: scored(score_rows(batch.records, record_payload, spec, predict)),
     }
 }
 
 /// [`score_with`] on the records alone.
-fn score_rows<'a>(
-    records: Vec<Record<'a>>,
+fn score_rows<T>(
+    records: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
+    read: Read<T>,
     spec: &FeatureSpec,
     predict: impl FnOnce(Array2<f64>) -> Array1<f64>,
-) -> Vec<Scored<'a>> {
+) -> Vec<(T, Verdict)> {
     /// A record's verdict while the batch is being predicted: a row of the matrix, or final.
     enum Pending {
         Row { key: Option<String> },
         Done(Verdict),
     }
+    let records = records.into_iter();
     let width = spec.width();
     let mut matrix = Vec::with_capacity(records.len() * width);
     let mut rows = 0;
     let mut pending = Vec::with_capacity(records.len());
     let span = tracing::debug_span!("features", records = records.len()).entered();
     for record in records {
-        let state = match payload(&record.input) {
+        let state = match read(&record) {
             Err(verdict) => Pending::Done(verdict),
             Ok(payload) => {
                 let start = matrix.len();
@@ -279,7 +327,7 @@ fn score_rows<'a>(
                 }
             }
         };
-        pending.push((record.meta, state));
+        pending.push((record, state));
     }
     drop(span);
     let mut predictions = if rows == 0 {
@@ -292,7 +340,7 @@ fn score_rows<'a>(
     .into_iter();
     pending
         .into_iter()
-        .map(|(meta, state)| {
+        .map(|(record, state)| {
             let verdict = match state {
                 Pending::Done(verdict) => verdict,
                 Pending::Row { key } => {
@@ -304,7 +352,7 @@ fn score_rows<'a>(
                     }
                 }
             };
-            Scored { meta, verdict }
+            (record, verdict)
         })
         .collect()
 }

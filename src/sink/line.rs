@@ -82,7 +82,7 @@ pub(crate) fn write_prediction(out: &mut Vec<u8>, prediction: &Prediction<'_>) {
 /// A JSON string. `serde_json` escapes exactly the control characters, `"` and `\`, and copies
 /// every other byte (non-ASCII included); a string without those is copied here, any other is
 /// handed to `serde_json`.
-fn string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -97,7 +97,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 /// Whether any byte of `bytes` is one `serde_json` escapes. Checked 16 bytes at a time without
 /// an early exit inside a block, which the compiler turns into vector compares; the last bytes
 /// are padded with a byte that needs no escape into one more block.
-fn needs_escape(bytes: &[u8]) -> bool {
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     let block_escapes = |block: &[u8]| {
         block.iter().fold(false, |any, &b| {
             any | (b < 0x20) | (b == b'"') | (b == b'\\')
@@ -114,7 +114,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// A JSON number as `serde_json` writes an `f64`: `null` when it is not finite.
-fn float(out: &mut Vec<u8>, value: f64) {
+pub(crate) fn float(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
     } else {

@@ -5,7 +5,7 @@
 
 pub mod dead_letter;
 pub mod dynamodb;
-mod line;
+pub(crate) mod line;
 pub mod retry;
 pub mod sqs;
 pub mod stdout;
