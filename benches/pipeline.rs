@@ -270,7 +270,7 @@ fn bench_http(c: &mut Criterion) {
         let event = http_event(n);
         let answered = respond(&app, event.as_bytes()).unwrap();
         assert_eq!(
-            answered.response.status,
+            answered.response.status(),
             200,
             "{}",
             answered.response.json()

@@ -67,10 +67,8 @@ impl HttpError {
 /// built once with the body escaped as it is written, which is what the runtime posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// The `Allow` header of a 405 answer.
-    pub allow: Option<&'static str>,
+    /// The HTTP status, also written in `json`.
+    status: u16,
     /// `{"statusCode":…,"headers":{…},"body":"…","isBase64Encoded":false,"cookies":[]}`.
     json: String,
 }
@@ -106,26 +104,51 @@ impl HttpResponse {
         out.extend_from_slice(b",\"isBase64Encoded\":false,\"cookies\":[]}");
         HttpResponse {
             status,
-            allow,
             json: String::from_utf8(out).expect("JSON text built from `str`s is UTF-8"),
         }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
     }
 
     /// The whole response as JSON text: what the runtime posts for this invocation.
     pub fn json(&self) -> &str {
         &self.json
     }
+}
 
-    /// The body, read back from the response text.
-    pub fn body(&self) -> String {
-        #[derive(Deserialize)]
-        struct Body {
-            body: String,
-        }
-        serde_json::from_str::<Body>(&self.json)
-            .expect("a response's JSON text has a string body")
-            .body
+/// The response's parts, read back from its text for the tests.
+#[cfg(test)]
+impl HttpResponse {
+    /// The body.
+    fn body(&self) -> String {
+        self.read_back().body
     }
+
+    /// The `Allow` header (a 405 answer's).
+    fn allow(&self) -> Option<String> {
+        self.read_back().headers.allow
+    }
+
+    fn read_back(&self) -> ReadBack {
+        serde_json::from_str(&self.json).expect("a response's JSON text has headers and a body")
+    }
+}
+
+/// What [`HttpResponse`]'s tests read back from its text.
+#[cfg(test)]
+#[derive(Deserialize)]
+struct ReadBack {
+    headers: ReadBackHeaders,
+    body: String,
+}
+
+#[cfg(test)]
+#[derive(Deserialize)]
+struct ReadBackHeaders {
+    allow: Option<String>,
 }
 
 /// The response's text as it is: lambda_runtime serializes the handler's answer with
@@ -271,57 +294,52 @@ pub fn respond(app: &App, event: &[u8]) -> Result<Answered, HttpError> {
     }
     let method = event.request_context.http.method.0.into_owned();
     let path = route_path(&event.raw_path.0, event.request_context.stage.as_ref()).to_owned();
-    let mut answered = Answered {
-        response: refuse(Refusal::NotFound, ""),
-        method,
-        path,
-        instances: 0,
-        rejected: BTreeMap::new(),
-    };
-    let allowed = match answered.path.as_str() {
-        "/predict" => "POST",
-        "/model" | "/health" => "GET",
-        other => {
-            answered.response = refuse(
-                Refusal::NotFound,
-                &format!(
-                    "no route {} {other}; the routes are {ROUTES}",
-                    answered.method
-                ),
+    let mut instances = 0;
+    let mut rejected = BTreeMap::new();
+    let response = 'response: {
+        let allowed = match path.as_str() {
+            "/predict" => "POST",
+            "/model" | "/health" => "GET",
+            other => {
+                break 'response refuse(
+                    Refusal::NotFound,
+                    &format!("no route {method} {other}; the routes are {ROUTES}"),
+                );
+            }
+        };
+        if method != allowed {
+            break 'response refuse_with(
+                Refusal::MethodNotAllowed,
+                Some(allowed),
+                &format!("{method} is not allowed on {path}; use {allowed}"),
             );
-            return Ok(answered);
         }
-    };
-    if answered.method != allowed {
-        answered.response = refuse_with(
-            Refusal::MethodNotAllowed,
-            Some(allowed),
-            &format!(
-                "{} is not allowed on {}; use {allowed}",
-                answered.method, answered.path
-            ),
-        );
-        return Ok(answered);
-    }
-    let model = app.model();
-    answered.response = match answered.path.as_str() {
-        "/model" => ok(to_json(&model.describe())),
-        "/health" => ok(to_json(&Health {
-            status: "ok",
-            model: model_ref(model),
-        })),
-        _ => {
-            let max_instances = match app.door() {
-                Door::Http { max_instances } => max_instances,
-                Door::Stream => crate::config::DEFAULT_HTTP_MAX_INSTANCES,
-            };
-            match body(event.body.as_ref(), event.is_base64_encoded) {
-                Err(refused) => refused,
-                Ok(bytes) => predict(app, &bytes, max_instances, &mut answered),
+        let model = app.model();
+        match path.as_str() {
+            "/model" => ok(to_json(&model.describe())),
+            "/health" => ok(to_json(&Health {
+                status: "ok",
+                model: model_ref(model),
+            })),
+            _ => {
+                let max_instances = match app.door() {
+                    Door::Http { max_instances } => max_instances,
+                    Door::Stream => crate::config::DEFAULT_HTTP_MAX_INSTANCES,
+                };
+                match body(event.body.as_ref(), event.is_base64_encoded) {
+                    Err(refused) => refused,
+                    Ok(bytes) => predict(app, &bytes, max_instances, &mut instances, &mut rejected),
+                }
             }
         }
     };
-    Ok(answered)
+    Ok(Answered {
+        response,
+        method,
+        path,
+        instances,
+        rejected,
+    })
 }
 
 #[derive(Serialize)]
@@ -383,7 +401,15 @@ enum Shape<'b> {
     Many(Vec<&'b RawValue>),
 }
 
-fn predict(app: &App, bytes: &[u8], max_instances: usize, answered: &mut Answered) -> HttpResponse {
+/// Answers a `POST /predict` body, counting its instances (once its top level is read) and the
+/// instances it rejects, by reason.
+fn predict(
+    app: &App,
+    bytes: &[u8],
+    max_instances: usize,
+    count: &mut usize,
+    rejected: &mut BTreeMap<Reason, usize>,
+) -> HttpResponse {
     let shape = match shape(bytes) {
         Ok(shape) => shape,
         Err((refusal, message)) => return refuse(refusal, &message),
@@ -392,7 +418,7 @@ fn predict(app: &App, bytes: &[u8], max_instances: usize, answered: &mut Answere
         Shape::One(instance) => vec![instance],
         Shape::Many(instances) => instances,
     };
-    answered.instances = instances.len();
+    *count = instances.len();
     if instances.len() > max_instances {
         return refuse(
             Refusal::TooManyInstances,
@@ -415,7 +441,7 @@ fn predict(app: &App, bytes: &[u8], max_instances: usize, answered: &mut Answere
     };
     HttpResponse::written(200, None, 64 * verdicts.len(), |out| {
         out.push(b'"');
-        answers.write(out, verdicts.iter(), &mut answered.rejected);
+        answers.write(out, verdicts.iter(), rejected);
         out.push(b'"');
     })
 }
@@ -786,7 +812,7 @@ pub async fn handle_http(
             source = "http",
             method = answered.method,
             path = answered.path,
-            status = answered.response.status,
+            status = answered.response.status(),
             instances = answered.instances,
             rejected = answered.rejected_count(),
             "request done"
@@ -800,7 +826,7 @@ pub async fn handle_http(
             model_version,
             method: &answered.method,
             path: &answered.path,
-            status: answered.response.status,
+            status: answered.response.status(),
             instances: answered.instances,
             rejected: &answered.rejected,
             latency,
@@ -867,7 +893,7 @@ mod tests {
     fn one_instance_is_predicted_with_the_model_named() {
         let app = app(&[]);
         let (answered, body) = call(&app, "POST", "/predict", Some(GOOD));
-        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.response.status(), 200);
         assert_eq!(answered.instances, 1);
         assert_eq!(
             body,
@@ -886,7 +912,7 @@ mod tests {
         let text = GOOD.replace(r#""age":59"#, r#""age":"59""#);
         let body = format!(r#"{{"instances":[{keyed},{missing},[1,2],{text},{GOOD}]}}"#);
         let (answered, body) = call(&app, "POST", "/predict", Some(&body));
-        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.response.status(), 200);
         assert_eq!(answered.instances, 5);
         assert_eq!(answered.rejected_count(), 3);
         let p = body["predictions"].as_array().unwrap();
@@ -925,13 +951,13 @@ mod tests {
         event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(GOOD));
         event["isBase64Encoded"] = json!(true);
         let answered = respond(&app, event.to_string().as_bytes()).unwrap();
-        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.response.status(), 200);
         let body: Value = serde_json::from_str(&answered.response.body()).unwrap();
         assert_eq!(body["predictions"][0]["prediction"], json!(expected(GOOD)));
 
         event["body"] = json!("%%% not base64");
         let answered = respond(&app, event.to_string().as_bytes()).unwrap();
-        assert_eq!(answered.response.status, 400);
+        assert_eq!(answered.response.status(), 400);
         let body: Value = serde_json::from_str(&answered.response.body()).unwrap();
         assert_eq!(body["error"]["reason"], "not_base64");
     }
@@ -962,7 +988,7 @@ mod tests {
             ),
         ] {
             let (answered, value) = call(&app, "POST", "/predict", body);
-            assert_eq!(answered.response.status, 400, "{body:?}");
+            assert_eq!(answered.response.status(), 400, "{body:?}");
             assert_eq!(value["error"]["reason"], reason, "{body:?}");
             let message = value["error"]["message"].as_str().unwrap();
             assert!(message.contains(says), "{body:?}: {message}");
@@ -974,12 +1000,15 @@ mod tests {
         let app = app(&[("HTTP_MAX_INSTANCES", "2")]);
         let two = format!(r#"{{"instances":[{GOOD},{GOOD}]}}"#);
         assert_eq!(
-            call(&app, "POST", "/predict", Some(&two)).0.response.status,
+            call(&app, "POST", "/predict", Some(&two))
+                .0
+                .response
+                .status(),
             200
         );
         let three = format!(r#"{{"instances":[{GOOD},{GOOD},{GOOD}]}}"#);
         let (answered, body) = call(&app, "POST", "/predict", Some(&three));
-        assert_eq!(answered.response.status, 413);
+        assert_eq!(answered.response.status(), 413);
         assert_eq!(body["error"]["reason"], "too_many_instances");
         assert_eq!(
             body["error"]["message"],
@@ -987,7 +1016,7 @@ mod tests {
         );
         let (answered, body) = call(&app, "POST", "/predict", Some(r#"{"instances":[]}"#));
         assert_eq!(
-            (answered.response.status, body["predictions"].clone()),
+            (answered.response.status(), body["predictions"].clone()),
             (200, json!([]))
         );
     }
@@ -997,7 +1026,7 @@ mod tests {
         let app = app(&[]);
         let (answered, body) = call(&app, "GET", "/nope", None);
         assert_eq!(
-            (answered.response.status, answered.response.allow),
+            (answered.response.status(), answered.response.allow()),
             (404, None)
         );
         assert_eq!(body["error"]["reason"], "not_found");
@@ -1009,8 +1038,12 @@ mod tests {
             ("DELETE", "/health", "GET"),
         ] {
             let (answered, body) = call(&app, method, path, Some(GOOD));
-            assert_eq!(answered.response.status, 405, "{method} {path}");
-            assert_eq!(answered.response.allow, Some(allow), "{method} {path}");
+            assert_eq!(answered.response.status(), 405, "{method} {path}");
+            assert_eq!(
+                answered.response.allow().as_deref(),
+                Some(allow),
+                "{method} {path}"
+            );
             assert_eq!(body["error"]["reason"], "method_not_allowed");
         }
     }
@@ -1019,10 +1052,10 @@ mod tests {
     fn model_and_health_describe_the_loaded_model() {
         let app = app(&[]);
         let (answered, body) = call(&app, "GET", "/model", None);
-        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.response.status(), 200);
         assert_eq!(body, app.model().describe());
         let (answered, body) = call(&app, "GET", "/health/", None);
-        assert_eq!(answered.response.status, 200);
+        assert_eq!(answered.response.status(), 200);
         assert_eq!(answered.path, "/health");
         assert_eq!(
             body,
@@ -1448,20 +1481,14 @@ mod tests {
                 let body = body(&mut rng, &inputs);
                 let max = [1000, 3][rng.usize(..2)];
                 let (expected, expected_rejected) = reference::predict(&app, body.as_bytes(), max);
-                let mut answered = Answered {
-                    response: HttpResponse::new(200, None, "{}"),
-                    method: "POST".into(),
-                    path: "/predict".into(),
-                    instances: 0,
-                    rejected: BTreeMap::new(),
-                };
-                answered.response = predict(&app, body.as_bytes(), max, &mut answered);
+                let (mut instances, mut rejected) = (0, BTreeMap::new());
+                let response = predict(&app, body.as_bytes(), max, &mut instances, &mut rejected);
                 assert_eq!(
-                    answered.response.json(),
+                    response.json(),
                     String::from_utf8(expected).unwrap(),
                     "{body}"
                 );
-                assert_eq!(answered.rejected, expected_rejected, "{body}");
+                assert_eq!(rejected, expected_rejected, "{body}");
             }
         }
     }

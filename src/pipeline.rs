@@ -133,8 +133,9 @@ pub(crate) fn score_records<'a>(
     })
 }
 
-/// [`score_records`] on the JSON payloads themselves (the HTTP door's instances, read straight
-/// from the request body): one verdict per payload, in order, from one model evaluation.
+/// [`score`] on the JSON payloads themselves (the HTTP door's instances, read straight from the
+/// request body): one verdict per payload, in order, from one model evaluation. The tests compare
+/// it with `score_records`, each instance a record.
 pub(crate) fn score_payloads(
     payloads: &[&[u8]],
     spec: &FeatureSpec,
