@@ -50,10 +50,13 @@ pub(super) fn decode<'a>(
     meta.sequence_number = text(stream.sequence_number);
     // Compact JSON, so the key reads the same however the event was formatted. Keys as DynamoDB
     // writes them already are, and are borrowed as they stand.
-    meta.partition_key = stream.keys.map(|keys| match scan::is_compact(keys.get()) {
-        true => Cow::Borrowed(keys.get()),
-        false => serde_json::from_str::<serde_json::Value>(keys.get())
-            .map_or_else(|_| Cow::Borrowed(keys.get()), |v| Cow::Owned(v.to_string())),
+    meta.partition_key = stream.keys.map(|keys| {
+        if scan::is_compact(keys.get()) {
+            Cow::Borrowed(keys.get())
+        } else {
+            serde_json::from_str::<serde_json::Value>(keys.get())
+                .map_or_else(|_| Cow::Borrowed(keys.get()), |v| Cow::Owned(v.to_string()))
+        }
     });
     meta.event_time = stream.approximate_creation_date_time;
     meta.payload = stream.new_image.map(|image| Payload::Image(image.get()));

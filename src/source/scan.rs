@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use super::dynamodb::StreamRecord;
 use super::kinesis::{KinesisData, Raw};
-use super::{Envelope, Text};
+use super::{Envelope, Text, expect, skip_whitespace};
 
 /// Nesting deeper than this in a skipped value is left to serde.
 const MAX_DEPTH: u32 = 64;
@@ -69,33 +69,27 @@ impl<'a> Scanner<'a> {
     }
 
     fn whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos = skip_whitespace(self.text.as_bytes(), self.pos);
     }
 
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek() == Some(byte)).then(|| self.pos += 1)
-    }
-
-    fn literal(&mut self, word: &str) -> Option<()> {
-        self.text[self.pos..]
-            .starts_with(word)
-            .then(|| self.pos += word.len())
+    /// Steps over `token` when the text at the position is exactly `token`.
+    fn eat(&mut self, token: &[u8]) -> Option<()> {
+        self.pos = expect(self.text.as_bytes(), self.pos, token)?;
+        Some(())
     }
 
     /// An object: `each` reads the value of every key (positioned at its first byte). The keys
     /// must be plain strings: an escaped key might name a known field.
     fn object(&mut self, mut each: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
+        self.eat(b"{")?;
         self.whitespace();
-        if self.eat(b'}').is_some() {
+        if self.eat(b"}").is_some() {
             return Some(());
         }
         loop {
             let key = self.plain_string()?;
             self.whitespace();
-            self.eat(b':')?;
+            self.eat(b":")?;
             self.whitespace();
             each(self, key)?;
             self.whitespace();
@@ -115,7 +109,7 @@ impl<'a> Scanner<'a> {
 
     /// A string without escapes or control characters, without its quotes.
     fn plain_string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
+        self.eat(b"\"")?;
         let start = self.pos;
         let rest = &self.text.as_bytes()[start..];
         let end = memchr::memchr2(b'"', b'\\', rest)?;
@@ -147,13 +141,13 @@ impl<'a> Scanner<'a> {
     /// Moves past a number of JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
     /// A digit right after a leading `0` is left for the caller, which then finds no `,` or `}`.
     fn number_extent(&mut self) -> Option<()> {
-        self.eat(b'-');
+        self.eat(b"-");
         match self.peek()? {
             b'0' => self.pos += 1,
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
-        if self.eat(b'.').is_some() {
+        if self.eat(b".").is_some() {
             self.peek().filter(u8::is_ascii_digit)?;
             self.digits();
         }
@@ -177,7 +171,7 @@ impl<'a> Scanner<'a> {
     /// A string of any content, validated as serde validates a string it ignores: no control
     /// characters, and only JSON's escapes (a `\u` needs four hex digits, nothing more).
     fn skip_string(&mut self) -> Option<()> {
-        self.eat(b'"')?;
+        self.eat(b"\"")?;
         let bytes = self.text.as_bytes();
         loop {
             let rest = &bytes[self.pos..];
@@ -212,15 +206,15 @@ impl<'a> Scanner<'a> {
             // At a value's first byte.
             match self.peek()? {
                 b'"' => self.skip_string()?,
-                b't' => self.literal("true")?,
-                b'f' => self.literal("false")?,
-                b'n' => self.literal("null")?,
+                b't' => self.eat(b"true")?,
+                b'f' => self.eat(b"false")?,
+                b'n' => self.eat(b"null")?,
                 b'-' | b'0'..=b'9' => self.number_extent()?,
                 open @ (b'{' | b'[') => {
                     self.pos += 1;
                     self.whitespace();
                     let close = if open == b'{' { b'}' } else { b']' };
-                    if self.eat(close).is_none() {
+                    if self.eat(&[close]).is_none() {
                         if depth == MAX_DEPTH {
                             return None;
                         }
@@ -265,7 +259,7 @@ impl<'a> Scanner<'a> {
     fn key(&mut self) -> Option<()> {
         self.skip_string()?;
         self.whitespace();
-        self.eat(b':')?;
+        self.eat(b":")?;
         self.whitespace();
         Some(())
     }
@@ -290,26 +284,26 @@ impl<'a> Scanner<'a> {
         }
         match self.peek()? {
             b'"' => self.plain_string().map(drop),
-            b't' => self.literal("true"),
-            b'f' => self.literal("false"),
-            b'n' => self.literal("null"),
+            b't' => self.eat(b"true"),
+            b'f' => self.eat(b"false"),
+            b'n' => self.eat(b"null"),
             b'[' => {
                 self.pos += 1;
-                if self.eat(b']').is_some() {
+                if self.eat(b"]").is_some() {
                     return Some(());
                 }
                 loop {
                     self.compact_value(depth + 1)?;
                     match self.peek()? {
                         b',' => self.pos += 1,
-                        b']' => return self.eat(b']'),
+                        b']' => return self.eat(b"]"),
                         _ => return None,
                     }
                 }
             }
             b'{' => {
                 self.pos += 1;
-                if self.eat(b'}').is_some() {
+                if self.eat(b"}").is_some() {
                     return Some(());
                 }
                 let mut last = None;
@@ -319,11 +313,11 @@ impl<'a> Scanner<'a> {
                         return None;
                     }
                     last = Some(key);
-                    self.eat(b':')?;
+                    self.eat(b":")?;
                     self.compact_value(depth + 1)?;
                     match self.peek()? {
                         b',' => self.pos += 1,
-                        b'}' => return self.eat(b'}'),
+                        b'}' => return self.eat(b"}"),
                         _ => return None,
                     }
                 }
