@@ -166,23 +166,25 @@ async fn a_standard_queue_dead_letters_poison_and_retries_what_failed() {
     let dead_letter = DeadLetter::Sqs(SqsQueue::new(client.clone(), dlq.clone(), delivery));
     let report = run(&aws, &queue, sink, dead_letter).await;
 
-    assert_eq!(report.invocations.len(), 2, "{report:?}");
-    let first = &report.invocations[0];
-    assert_eq!(first.messages.len(), 10);
+    let (first, redelivery) = report.invocations.split_first().expect("an invocation");
+    assert_eq!(first.messages.len(), 10, "{report:?}");
     assert_eq!(first.reported, [ids[2].clone(), ids[5].clone()]);
     assert_eq!(first.deleted, 8, "six written, two dead-lettered");
-    let second = &report.invocations[1];
-    let mut again = second.messages.clone();
+    // The two reported messages come back after the visibility timeout, in one batch or in two:
+    // a poll returns what has become visible by then, as Lambda's SQS poller does.
+    let mut again: Vec<String> = redelivery.iter().flat_map(|i| i.messages.clone()).collect();
     again.sort();
     let mut expected = vec![ids[2].clone(), ids[5].clone()];
     expected.sort();
     assert_eq!(
         again, expected,
-        "the reported messages, and only they, come back"
+        "the reported messages, and only they, come back: {report:?}"
     );
-    assert_eq!(second.redelivered, 2);
-    assert!(second.reported.is_empty());
-    assert_eq!(second.deleted, 2);
+    for invocation in redelivery {
+        assert_eq!(invocation.redelivered, invocation.messages.len());
+        assert!(invocation.reported.is_empty(), "{report:?}");
+        assert_eq!(invocation.deleted, invocation.messages.len());
+    }
 
     let mut keys = written.lock().unwrap().clone();
     keys.sort();
